@@ -1,0 +1,56 @@
+-- Raw zone: what ingestion writes. Analysts query the modeled schemas, not this one.
+CREATE SCHEMA IF NOT EXISTS raw;
+
+-- One row per valid, first-delivered event (deduplicated by event_id across partitions).
+CREATE TABLE IF NOT EXISTS raw.trace_events (
+    event_id         VARCHAR NOT NULL,
+    event_type       VARCHAR NOT NULL,
+    schema_version   VARCHAR NOT NULL,
+    event_timestamp  TIMESTAMPTZ NOT NULL,   -- parsed RFC 3339 timestamp (session TimeZone is UTC)
+    trace_id         VARCHAR NOT NULL,
+    span_id          VARCHAR NOT NULL,
+    parent_span_id   VARCHAR,
+    sequence         BIGINT NOT NULL,
+    session_id       VARCHAR,
+    tenant_id        VARCHAR NOT NULL,
+    user_id          VARCHAR,
+    agent_name       VARCHAR NOT NULL,
+    agent_version    VARCHAR NOT NULL,
+    payload          JSON NOT NULL,
+    attributes       JSON,                  -- NULL when the event had none
+    extra_fields     JSON,                  -- unknown top-level fields, kept verbatim; NULL when none
+    source_format    VARCHAR NOT NULL,      -- 'native' (v1 JSONL); other sources map into the same shape
+    source_file      VARCHAR NOT NULL,      -- path relative to the landing folder
+    line_number      BIGINT NOT NULL,       -- 1-based line in the (decompressed) file
+    delivery_date    DATE NOT NULL,         -- ingestion partition
+    ingested_at      TIMESTAMPTZ NOT NULL
+);
+
+-- One row per line (or whole file) that could not be loaded, with the reason.
+CREATE TABLE IF NOT EXISTS raw.quarantine (
+    delivery_date    DATE NOT NULL,
+    source_file      VARCHAR NOT NULL,
+    line_number      BIGINT,                -- NULL for a file-level reason (e.g. corrupt_gzip)
+    reason           VARCHAR NOT NULL,
+    event_id         VARCHAR,               -- when the line carried one
+    raw_line         VARCHAR,               -- truncated when huge; invalid UTF-8 shown escaped
+    raw_line_bytes   BIGINT,                -- original length of the line in bytes
+    ingested_at      TIMESTAMPTZ NOT NULL
+);
+
+-- Line accounting: one row per landing file, from its latest load. R9 holds on every row:
+-- lines_read = blank_lines + events_loaded + duplicates_dropped + lines_quarantined.
+CREATE TABLE IF NOT EXISTS raw.ingest_files (
+    delivery_date      DATE NOT NULL,
+    source_file        VARCHAR NOT NULL,
+    file_bytes         BIGINT NOT NULL,
+    content_sha256     VARCHAR NOT NULL,
+    lines_read         BIGINT NOT NULL,
+    blank_lines        BIGINT NOT NULL,
+    events_loaded      BIGINT NOT NULL,
+    duplicates_dropped BIGINT NOT NULL,
+    lines_quarantined  BIGINT NOT NULL,
+    file_status        VARCHAR NOT NULL,    -- 'loaded' or 'quarantined' (file-level failure)
+    load_id            VARCHAR NOT NULL,
+    loaded_at          TIMESTAMPTZ NOT NULL
+);
