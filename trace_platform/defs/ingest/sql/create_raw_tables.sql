@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS raw.trace_events (
     source_format    VARCHAR NOT NULL,      -- 'native' (v1 JSONL); other sources map into the same shape
     source_file      VARCHAR NOT NULL,      -- path relative to the landing folder
     line_number      BIGINT NOT NULL,       -- 1-based line in the (decompressed) file
+    line_hash        UBIGINT NOT NULL,      -- hash of the delivered line: fast identical-redelivery test
     delivery_date    DATE NOT NULL,         -- ingestion partition
     ingested_at      TIMESTAMPTZ NOT NULL
 );

@@ -1,0 +1,50 @@
+-- JSON value canonicalised for equality tests: key order and whitespace ignored, numbers
+-- compared by value (1 = 1.0), arrays order-sensitive.
+CREATE OR REPLACE TEMP MACRO canonical_json(j) AS (
+    SELECT string_agg(
+        fullkey || '=' || CASE
+            WHEN type IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'n:' || atom::DOUBLE::VARCHAR
+            WHEN type = 'VARCHAR' THEN 's:' || (atom ->> '$')
+            WHEN type IN ('OBJECT', 'ARRAY') THEN type
+            ELSE type || ':' || coalesce(atom::VARCHAR, '')
+        END,
+        chr(30) ORDER BY fullkey)
+    FROM json_tree(j)
+);
+
+-- An event rebuilt from its typed columns, as compared between deliveries of one event_id.
+-- Timestamps compare as instants; unknown top-level fields are part of the content.
+CREATE OR REPLACE TEMP MACRO event_content(schema_version, event_type, event_timestamp, trace_id, span_id,
+        parent_span_id, sequence, session_id, tenant_id, user_id, agent_name, agent_version,
+        payload, attributes, extra_fields) AS
+    canonical_json(json_object(
+        'schema_version', schema_version, 'event_type', event_type,
+        'timestamp_us', epoch_us(event_timestamp), 'trace_id', trace_id, 'span_id', span_id,
+        'parent_span_id', parent_span_id, 'sequence', sequence, 'session_id', session_id,
+        'tenant_id', tenant_id, 'user_id', user_id,
+        'agent', json_object('name', agent_name, 'version', agent_version),
+        'payload', payload, 'attributes', attributes, 'extra', extra_fields));
+
+-- Unknown top-level fields of an event line, kept verbatim as a JSON object (NULL when none).
+CREATE OR REPLACE TEMP MACRO extra_keys_of(line) AS list_filter(json_keys(line), key -> NOT list_contains([
+    'schema_version', 'event_id', 'event_type', 'timestamp', 'trace_id', 'span_id',
+    'parent_span_id', 'sequence', 'session_id', 'tenant_id', 'user_id', 'agent',
+    'payload', 'attributes'], key));
+
+CREATE OR REPLACE TEMP MACRO extra_fields_of(line) AS CASE WHEN len(extra_keys_of(line)) > 0 THEN
+    to_json(map_from_entries(list_transform(extra_keys_of(line), key -> struct_pack(k := key,
+        v := json_extract(line, '/' || replace(replace(key, '~', '~0'), '/', '~1'))))))::JSON
+END;
+
+-- Every line of the prepared segments with its 1-based line number in the source file.
+-- Expects temp table ingest_segments(path, source_file, first_line_number).
+CREATE OR REPLACE TEMP MACRO segment_lines(paths) AS TABLE
+WITH segment_text AS (
+    SELECT seg.source_file, seg.first_line_number, string_split(t.content, chr(10)) AS parts
+    FROM read_text(paths) AS t
+    JOIN ingest_segments AS seg ON seg.path = t.filename
+)
+SELECT source_file, first_line_number + ord - 1 AS line_number, part AS line
+FROM segment_text, unnest(parts) WITH ORDINALITY AS u(part, ord)
+-- a final "\n" does not start another line
+WHERE NOT (ord = len(parts) AND part = '');

@@ -1,0 +1,126 @@
+-- Splits every prepared segment into lines and validates each line against the v1 envelope,
+-- set-based. Parameters: $segment_paths (list), $marker (marker prefix), $quarantine_chars.
+-- Expects temp table ingest_segments(path, source_file, first_line_number).
+CREATE OR REPLACE TEMP TABLE ingest_lines AS
+WITH raw_lines AS (
+    SELECT source_file, line_number,
+           -- a "\r\n" ending is accepted
+           CASE WHEN ends_with(line, chr(13)) THEN left(line, -1) ELSE line END AS line
+    FROM segment_lines($segment_paths)
+),
+shaped AS (
+    SELECT
+        source_file,
+        line_number,
+        line,
+        trim(line, ' ' || chr(9) || chr(11) || chr(12) || chr(13)) = '' AS is_blank,
+        starts_with(line, $marker) AS is_marker
+    FROM raw_lines
+),
+json_checked AS (
+    SELECT
+        *,
+        CASE WHEN NOT is_blank AND NOT is_marker THEN
+            -- DuckDB tolerates trailing commas; strict JSON does not. Only suspicious lines
+            -- go through the strict parser.
+            json_valid(line) AND (NOT regexp_matches(line, ',\s*[}\]]') OR strict_json_valid(line))
+        END AS is_json
+    FROM shaped
+),
+fielded AS (
+    SELECT
+        *,
+        CASE WHEN is_json THEN json_type(line) END AS top_type,
+        CASE WHEN is_json AND json_type(line) = 'OBJECT' THEN json_extract(line, [
+            '$.schema_version', '$.event_id', '$.event_type', '$.timestamp', '$.trace_id',
+            '$.span_id', '$.parent_span_id', '$.sequence', '$.session_id', '$.tenant_id',
+            '$.user_id', '$.agent', '$.payload', '$.attributes', '$.agent.name', '$.agent.version'])
+        END AS f
+    FROM json_checked
+),
+typed AS (
+    SELECT
+        *,
+        list_transform(f, v -> json_type(v)) AS t,
+        CASE WHEN top_type = 'OBJECT' THEN list_transform(f, v -> json_extract_string(v, '$')) END AS s
+    FROM fielded
+),
+reasoned AS (
+    SELECT
+        *,
+        CASE
+            WHEN is_blank THEN NULL
+            WHEN is_marker THEN split_part(line, chr(31), 2)
+            WHEN NOT is_json THEN 'invalid_json'
+            WHEN top_type <> 'OBJECT' THEN 'not_an_object'
+            -- required fields, in the envelope's order
+            WHEN t[1] IS NULL THEN 'missing_field:schema_version'
+            WHEN t[2] IS NULL THEN 'missing_field:event_id'
+            WHEN t[3] IS NULL THEN 'missing_field:event_type'
+            WHEN t[4] IS NULL THEN 'missing_field:timestamp'
+            WHEN t[5] IS NULL THEN 'missing_field:trace_id'
+            WHEN t[6] IS NULL THEN 'missing_field:span_id'
+            WHEN t[8] IS NULL THEN 'missing_field:sequence'
+            WHEN t[10] IS NULL THEN 'missing_field:tenant_id'
+            WHEN t[12] IS NULL THEN 'missing_field:agent'
+            WHEN t[13] IS NULL THEN 'missing_field:payload'
+            -- types and value ranges, in the envelope's order
+            WHEN t[1] <> 'VARCHAR' THEN 'bad_type:schema_version'
+            WHEN t[2] <> 'VARCHAR' THEN 'bad_type:event_id'
+            WHEN length(s[2]) NOT BETWEEN 1 AND 128 THEN 'bad_value:event_id'
+            WHEN t[3] <> 'VARCHAR' THEN 'bad_type:event_type'
+            WHEN t[4] <> 'VARCHAR' THEN 'bad_type:timestamp'
+            WHEN t[5] <> 'VARCHAR' THEN 'bad_type:trace_id'
+            WHEN t[6] <> 'VARCHAR' THEN 'bad_type:span_id'
+            WHEN t[7] NOT IN ('VARCHAR', 'NULL') THEN 'bad_type:parent_span_id'
+            WHEN t[8] NOT IN ('UBIGINT', 'BIGINT') THEN 'bad_type:sequence'
+            WHEN try_cast(s[8] AS BIGINT) IS NULL OR try_cast(s[8] AS BIGINT) < 0 THEN 'bad_value:sequence'
+            WHEN t[9] NOT IN ('VARCHAR', 'NULL') THEN 'bad_type:session_id'
+            WHEN t[10] <> 'VARCHAR' THEN 'bad_type:tenant_id'
+            WHEN t[11] NOT IN ('VARCHAR', 'NULL') THEN 'bad_type:user_id'
+            WHEN t[12] <> 'OBJECT' THEN 'bad_type:agent'
+            WHEN t[15] IS NULL THEN 'missing_field:agent.name'
+            WHEN t[15] <> 'VARCHAR' THEN 'bad_type:agent.name'
+            WHEN t[16] IS NULL THEN 'missing_field:agent.version'
+            WHEN t[16] <> 'VARCHAR' THEN 'bad_type:agent.version'
+            WHEN t[13] <> 'OBJECT' THEN 'bad_type:payload'
+            WHEN t[14] NOT IN ('OBJECT', 'NULL') THEN 'bad_type:attributes'
+            -- values
+            WHEN s[1] <> '1' THEN 'unsupported_schema_version'
+            WHEN s[3] NOT IN ('user_request', 'plan', 'model_call', 'tool_selection', 'tool_call',
+                              'tool_result', 'policy_check', 'confirmation_request',
+                              'confirmation_response', 'side_effect', 'rollback', 'error',
+                              'final_result', 'feedback') THEN 'unknown_event_type'
+            WHEN NOT regexp_full_match(s[4], '\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})')
+                 OR try_cast(upper(s[4]) AS TIMESTAMPTZ) IS NULL THEN 'bad_timestamp'
+        END AS reason
+    FROM typed
+)
+SELECT
+    source_file,
+    line_number,
+    CASE WHEN is_blank THEN 'blank' WHEN reason IS NULL THEN 'valid' ELSE 'quarantined' END AS line_status,
+    reason,
+    -- the raw text is kept only for quarantined lines, truncated when huge
+    CASE WHEN reason IS NOT NULL THEN
+        CASE WHEN is_marker THEN split_part(line, chr(31), 4) ELSE left(line, $quarantine_chars) END
+    END AS raw_line,
+    CASE WHEN is_marker THEN try_cast(split_part(line, chr(31), 3) AS BIGINT) ELSE strlen(line) END AS raw_line_bytes,
+    CASE WHEN t[2] = 'VARCHAR' THEN s[2] END AS event_id,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN hash(line) END AS line_hash,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[1] END AS schema_version,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[3] END AS event_type,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN try_cast(upper(s[4]) AS TIMESTAMPTZ) END AS event_timestamp,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[5] END AS trace_id,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[6] END AS span_id,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[7] END AS parent_span_id,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[8]::BIGINT END AS sequence,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[9] END AS session_id,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[10] END AS tenant_id,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[11] END AS user_id,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[15] END AS agent_name,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[16] END AS agent_version,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN f[13] END AS payload,
+    CASE WHEN reason IS NULL AND NOT is_blank AND t[14] = 'OBJECT' THEN f[14] END AS attributes,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN extra_fields_of(line) END AS extra_fields
+FROM reasoned;

@@ -1,0 +1,1 @@
+"""Pure helpers, unit-tested without Dagster."""

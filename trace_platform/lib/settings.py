@@ -1,0 +1,56 @@
+"""Runtime configuration: where the landing folder, warehouse and Dagster home live.
+
+Resolution order for each setting: explicit argument, environment variable, default under ./data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value) if value else default
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Knobs of the line reader; defaults suit a 2-core, 24 GB machine."""
+
+    # A line longer than this is quarantined as `line_too_long` without being held in memory.
+    max_line_bytes: int = int(os.environ.get("TRACE_PLATFORM_MAX_LINE_BYTES", 8 * 1024 * 1024))
+    # Files are fed to DuckDB in segments of at most this size, so memory stays bounded.
+    segment_bytes: int = int(os.environ.get("TRACE_PLATFORM_SEGMENT_BYTES", 64 * 1024 * 1024))
+    # Raw text kept in a quarantine row.
+    quarantine_line_chars: int = 16 * 1024
+
+
+def landing_dir(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit).absolute()
+    return _env_path("TRACE_PLATFORM_LANDING", DEFAULT_DATA_DIR / "landing").absolute()
+
+
+def warehouse_path(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit).absolute()
+    return _env_path("TRACE_PLATFORM_WAREHOUSE", DEFAULT_DATA_DIR / "warehouse.duckdb").absolute()
+
+
+def dagster_home(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit).absolute()
+    return _env_path("DAGSTER_HOME", DEFAULT_DATA_DIR / "dagster_home").absolute()
+
+
+def duckdb_memory_limit() -> str:
+    # Keeps peak RSS of a nightly run under ~2.5 GB; DuckDB spills beyond it.
+    return os.environ.get("TRACE_PLATFORM_DUCKDB_MEMORY", "1536MB")
+
+
+def duckdb_threads() -> int:
+    return int(os.environ.get("TRACE_PLATFORM_DUCKDB_THREADS", os.cpu_count() or 2))
