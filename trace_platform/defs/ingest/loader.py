@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from trace_platform.lib.landing import list_partition_files, parse_partition_key
+from trace_platform.lib.landing import list_partition_files, parse_partition_key, partition_fingerprint
 from trace_platform.lib.line_segments import prepare_files
 from trace_platform.lib.settings import IngestLimits
 
@@ -67,6 +67,7 @@ class IngestReport:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     demoted_from_later_partitions: int = 0
     ignored_files: list[str] = field(default_factory=list)
+    landing_fingerprint: str = ""
     seconds: float = 0.0
 
     def as_metadata(self) -> dict:
@@ -81,6 +82,7 @@ class IngestReport:
             "demoted_from_later_partitions": self.demoted_from_later_partitions,
             "ignored_files": self.ignored_files,
             "load_id": self.load_id,
+            "landing_fingerprint": self.landing_fingerprint,
             "seconds": round(self.seconds, 3),
         }
 
@@ -99,7 +101,7 @@ def ingest_partition(
     listing = list_partition_files(landing, partition_key)
     load_id = uuid.uuid4().hex
     report = IngestReport(partition_key=partition_key, load_id=load_id, files=len(listing.files),
-                          ignored_files=listing.ignored)
+                          ignored_files=listing.ignored, landing_fingerprint=partition_fingerprint(listing))
 
     ensure_raw_tables(con)
     prepare_session(con)

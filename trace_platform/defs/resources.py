@@ -1,0 +1,36 @@
+"""Resources: the DuckDB warehouse and the dbt CLI. Nothing here opens the warehouse at import."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from trace_platform.lib import settings
+from trace_platform.defs.transform.project import dbt_project
+
+
+def warehouse_resource() -> DuckDBResource:
+    return DuckDBResource(
+        database=str(settings.warehouse_path()),
+        connection_config={
+            "threads": settings.duckdb_threads(),
+            "memory_limit": settings.duckdb_memory_limit(),
+        },
+    )
+
+
+def dbt_executable() -> str:
+    """The dbt next to this interpreter (the project's venv); DbtCliResource needs it explicitly."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    # dbt renders profiles.yml from the environment: point it at the same warehouse file.
+    os.environ["TRACE_PLATFORM_WAREHOUSE"] = str(settings.warehouse_path())
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())
