@@ -222,7 +222,9 @@ def _slow_rewrite(stream: BinaryIO, writer: _SegmentWriter, limits: IngestLimits
 def prepare_file(file: LandingFile, index: int, work_dir: Path, limits: IngestLimits, token: str) -> PreparedFile:
     """Hashes, validates and (when needed) segments one landing file."""
     prepared = PreparedFile(file=file)
-    must_copy = file.is_gzip or file.size_bytes > limits.segment_bytes
+    # DuckDB reads file names as glob patterns: a name with glob characters is read via a copy.
+    has_glob_chars = any(ch in str(file.path) for ch in "*?[]{}\\")
+    must_copy = file.is_gzip or file.size_bytes > limits.segment_bytes or has_glob_chars
     writer = _SegmentWriter(work_dir, index, file, limits)
     stream, hashing, raw = _open_content(file)
     try:

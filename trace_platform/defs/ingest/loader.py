@@ -131,9 +131,16 @@ def ingest_partition(
                         "SELECT * FROM (" + _EMPTY_LINES + ") WHERE false")
         _run_script(con, "resolve_duplicates.sql", {"partition": partition_key})
 
-        conflict_files = {r[0] for r in con.execute(
-            "SELECT DISTINCT source_file FROM ingest_losers WHERE is_new AND outcome = 'conflict'").fetchall()}
+        conflict_files = {r[0]: r[1] for r in con.execute(
+            "SELECT DISTINCT source_file, is_new FROM ingest_losers WHERE outcome = 'conflict'").fetchall()}
         conflict_paths = [str(s.path) for s in segments if s.source_file in conflict_files]
+        # Files of later partitions whose copies now lose to this partition: read them again.
+        later = [f for f, is_new in conflict_files.items() if not is_new]
+        if later:
+            later_segments = _prepare_other_files(landing, later, work_dir / "later", limits, marker[1:])
+            con.executemany("INSERT INTO ingest_segments VALUES (?, ?, ?)",
+                            [(str(s.path), s.source_file, s.first_line_number) for s in later_segments])
+            conflict_paths += [str(s.path) for s in later_segments]
         if conflict_paths:
             con.execute(read_sql("fetch_conflict_lines.sql"),
                         {"segment_paths": conflict_paths, "quarantine_chars": limits.quarantine_line_chars})
@@ -168,6 +175,15 @@ def ingest_partition(
         [partition_key]).fetchall())
     report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return report
+
+
+def _prepare_other_files(landing: Path, relative_names: list[str], work_dir: Path,
+                         limits: IngestLimits, token: str) -> list:
+    files = []
+    for name in relative_names:
+        partition, _, file_name = name.partition("/")
+        files += [f for f in list_partition_files(landing, partition).files if f.relative_name == name]
+    return [s for p in prepare_files(files, work_dir, limits, token) for s in p.segments]
 
 
 def _run_script(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> None:

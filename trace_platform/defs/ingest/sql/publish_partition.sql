@@ -74,13 +74,11 @@ LEFT JOIN loser_counts AS lo USING (source_file);
 -- Copies loaded earlier from a LATER delivery day now lose to this partition's copy: move
 -- them from loaded to duplicate / conflict in their own partition's accounting.
 INSERT INTO raw.quarantine
-SELECT e.delivery_date, e.source_file, e.line_number, 'conflict', e.event_id,
-       'superseded by an earlier delivery; content as loaded: ' || left(to_json(e)::VARCHAR, 16384),
-       NULL, $ingested_at::TIMESTAMPTZ
-FROM raw.trace_events AS e
-JOIN ingest_losers AS lo
-  ON NOT lo.is_new AND lo.outcome = 'conflict' AND e.delivery_date = lo.delivery_date
- AND e.source_file = lo.source_file AND e.line_number = lo.line_number;
+SELECT lo.delivery_date, lo.source_file, lo.line_number, 'conflict', lo.event_id, cl.raw_line,
+       cl.raw_line_bytes, $ingested_at::TIMESTAMPTZ
+FROM ingest_losers AS lo
+LEFT JOIN ingest_conflict_lines AS cl USING (source_file, line_number)
+WHERE NOT lo.is_new AND lo.outcome = 'conflict';
 
 UPDATE raw.ingest_files AS f
 SET events_loaded = f.events_loaded - d.demoted,
