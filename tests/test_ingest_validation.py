@@ -101,7 +101,7 @@ def test_invalid_utf8_quarantines_only_that_line(landing, db):
 def test_line_too_long_is_quarantined_with_a_preview(landing, db):
     big = line(event("big", payload={"blob": "x" * 5000}))
     write_lines(landing, DAY, "a.jsonl", [line(event("e1")), big, line(event("e2"))])
-    limits = IngestLimits(max_line_bytes=1000, segment_bytes=1 << 20, quarantine_line_chars=100)
+    limits = IngestLimits(max_line_bytes=1000, quarantine_line_chars=100)
     ingest(db, landing, DAY, limits=limits)
     assert reasons(db) == [(2, "line_too_long")]
     raw_line, raw_bytes = query(db, "SELECT raw_line, raw_line_bytes FROM raw.quarantine")[0]
@@ -157,3 +157,21 @@ def test_every_file_balances_r9(landing, db):
     lines_read, blank, loaded, dups, quarantined = accounting(db)
     assert lines_read == blank + loaded + dups + quarantined == 5
     assert (blank, loaded, dups, quarantined) == (1, 1, 1, 2)
+
+
+def test_bare_carriage_return_and_nul_bytes_keep_line_numbers(landing, db):
+    whitespace_cr = line(event("e2")).replace(",", ",\r", 1)  # \r as JSON whitespace: valid
+    in_string_cr = line(event("e3", payload={"text": "a\rb"})).replace("\\r", "\r")  # raw \r in a string
+    write_lines(landing, DAY, "a.jsonl", [line(event("e1")), whitespace_cr, in_string_cr,
+                                          '{"x": "\x00"}', line(event("e4"))])
+    ingest(db, landing, DAY)
+    assert reasons(db) == [(3, "invalid_json"), (4, "invalid_json")]
+    assert query(db, "SELECT event_id, line_number FROM raw.trace_events ORDER BY 2") == [
+        ("e1", 1), ("e2", 2), ("e4", 5)]
+
+
+def test_lines_between_reader_buffer_and_limit_load(landing, db):
+    big = line(event("big", payload={"blob": "x" * 3_000_000}))
+    write_lines(landing, DAY, "a.jsonl", [big, line(event("e2"))])
+    report = ingest(db, landing, DAY)
+    assert report.events_loaded == 2

@@ -1,16 +1,20 @@
-"""File-level preparation of landing files for DuckDB's bulk reader.
+"""File-level preparation of landing files for DuckDB's bulk line reader.
 
-DuckDB reads the lines set-based; this module only does what must happen per file, at C speed
-over large byte chunks (never a Python loop over the rows of a healthy file):
+DuckDB reads the lines set-based (`read_csv` in single-column mode, streaming and parallel, with
+`WITH ORDINALITY` giving line numbers). That reader drops empty lines and treats a carriage return
+as a line break, so this module decides, per file and at C speed over large byte chunks (never a
+Python loop over the rows of a healthy file), how DuckDB may read it:
 
-* content hash (sha256 of the file as delivered),
-* gzip decompression (a truncated or corrupt archive fails the file, not the partition),
-* UTF-8 validation and over-long line detection,
-* cutting large inputs into segments so DuckDB's memory stays bounded and both cores work.
+* **direct**: plain UTF-8 with no empty line, no `\\r` and no over-long line is read in place;
+* **rewritten**: gzip, files with empty lines or `\\r\\n` endings, and names with glob characters
+  are streamed into a work copy where `\\r\\n` becomes `\\n` and every line gets a one-byte prefix
+  (so no line is empty); SQL strips the prefix again;
+* **repaired** (slow path, damaged files only): lines with invalid UTF-8 or over the length limit
+  are replaced by *marker lines* that DuckDB turns into quarantine rows; a bare `\\r` is kept as
+  JSON whitespace or as an invalid byte, whichever preserves the line's validity.
 
-A file with invalid UTF-8 or an over-long line takes a slow path that rewrites it line by line,
-replacing each bad line with a *marker line* that DuckDB turns into a quarantine row. Line
-numbers are preserved: every input line is exactly one output line.
+Every input line stays exactly one output line, so line numbers are preserved. The content hash
+(sha256 of the file as delivered) is computed on the way.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import json
 import os
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,47 +34,19 @@ from trace_platform.lib.landing import LandingFile
 from trace_platform.lib.settings import IngestLimits
 
 MARKER_SEPARATOR = "\x1f"
-
-
-@dataclass(frozen=True)
-class Segment:
-    path: Path
-    source_file: str
-    first_line_number: int  # 1-based number of the segment's first line in its source file
+LINE_PREFIX = b"#"
+_CHUNK = 8 << 20
 
 
 @dataclass
 class PreparedFile:
     file: LandingFile
+    read_path: Path | None = None  # what DuckDB reads; None when the file failed as a whole
+    prefixed: bool = False  # every line carries LINE_PREFIX
     content_sha256: str = ""
-    segments: list[Segment] = field(default_factory=list)
     file_error: str | None = None  # file-level quarantine reason, e.g. corrupt_gzip
     file_error_detail: str = ""
     marked_lines: int = 0  # lines replaced by markers (invalid UTF-8, too long)
-
-
-class _HashingReader:
-    """Wraps a binary file so everything read through it is hashed."""
-
-    def __init__(self, raw: BinaryIO):
-        self._raw = raw
-        self.digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self.digest.update(data)
-        return data
-
-    def readable(self) -> bool:  # needed by gzip.GzipFile
-        return True
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
-
-
-class _NeedsSlowPath(Exception):
-    pass
 
 
 def marker_line(token: str, reason: str, original_bytes: int, preview: str) -> str:
@@ -77,109 +54,107 @@ def marker_line(token: str, reason: str, original_bytes: int, preview: str) -> s
     return f"\x00{token}{MARKER_SEPARATOR}{reason}{MARKER_SEPARATOR}{original_bytes}{MARKER_SEPARATOR}{preview}"
 
 
-def _open_content(file: LandingFile) -> tuple[BinaryIO, _HashingReader, BinaryIO | None]:
-    raw = open(file.path, "rb")  # noqa: SIM115 - closed by the caller
-    hashing = _HashingReader(raw)
-    if file.is_gzip:
-        return gzip.GzipFile(fileobj=hashing, mode="rb"), hashing, raw  # type: ignore[arg-type]
-    return hashing, hashing, raw  # type: ignore[return-value]
+class _Damaged(Exception):
+    """The file needs the line-by-line repair path."""
 
 
-class _SegmentWriter:
-    def __init__(self, work_dir: Path, file_index: int, file: LandingFile, limits: IngestLimits):
-        self._dir = work_dir
-        self._index = file_index
-        self._file = file
+def _open_content(file: LandingFile) -> BinaryIO:
+    raw = open(file.path, "rb")  # noqa: SIM115 - closed by the caller via the returned object
+    return gzip.GzipFile(fileobj=raw, mode="rb") if file.is_gzip else raw
+
+
+def _chunks(file: LandingFile, size: int = _CHUNK) -> Iterator[bytes]:
+    with _open_content(file) as stream:
+        while chunk := stream.read(size):
+            yield chunk
+
+
+class _Scanner:
+    """Chunk-level checks: UTF-8 validity, line length, and whether DuckDB can read it in place."""
+
+    def __init__(self, limits: IngestLimits):
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._limits = limits
-        self.segments: list[Segment] = []
-        self._handle: BinaryIO | None = None
-        self._size = 0
-        self._lines_before = 0  # complete lines written in earlier segments
+        self._since_newline = 0
+        self._previous_byte = b"\n"  # the file start behaves like a line start
+        self.needs_rewrite = False
 
-    def _open_next(self) -> None:
-        path = self._dir / f"f{self._index:05d}_s{len(self.segments):04d}.jsonl"
-        self._handle = open(path, "wb")  # noqa: SIM115
-        self._size = 0
-        self.segments.append(Segment(path, self._file.relative_name, self._lines_before + 1))
-
-    def write(self, data: bytes) -> None:
-        """Writes bytes, starting a new segment at a line boundary once the current one is full."""
-        while data:
-            if self._handle is None:
-                self._open_next()
-            room = self._limits.segment_bytes - self._size
-            if len(data) <= room:
-                self._put(data)
-                return
-            cut = data.rfind(b"\n", 0, room) + 1 or data.find(b"\n", room) + 1
-            if cut == 0:  # no line end left in data: keep filling this segment
-                self._put(data)
-                return
-            self._put(data[:cut])
-            data = data[cut:]
-            self.close()
-
-    def _put(self, data: bytes) -> None:
-        assert self._handle is not None
-        self._handle.write(data)
-        self._size += len(data)
-        self._lines_before += data.count(b"\n")
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-
-    def discard(self) -> None:
-        self.close()
-        for seg in self.segments:
-            seg.path.unlink(missing_ok=True)
-        self.segments = []
-        self._lines_before = 0
-
-
-def _fast_scan(stream: BinaryIO, writer: _SegmentWriter | None, limits: IngestLimits) -> None:
-    """Streams the content, validating UTF-8 and line lengths in C-speed chunk operations."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    chunk_size = min(8 << 20, limits.max_line_bytes)
-    since_newline = 0  # bytes of the current, unfinished line
-    while True:
-        chunk = stream.read(chunk_size)
-        if not chunk:
-            break
+    def feed(self, chunk: bytes) -> None:
         first_nl = chunk.find(b"\n")
         if first_nl < 0:
-            since_newline += len(chunk)
+            self._since_newline += len(chunk)
         else:
-            # Lines wholly inside a chunk are shorter than chunk_size <= max_line_bytes.
-            if since_newline + first_nl > limits.max_line_bytes:
-                raise _NeedsSlowPath
-            since_newline = len(chunk) - chunk.rfind(b"\n") - 1
-        if since_newline > limits.max_line_bytes:
-            raise _NeedsSlowPath
+            # Lines wholly inside a chunk are shorter than the chunk (chunks <= the line limit).
+            if self._since_newline + first_nl > self._limits.max_line_bytes:
+                raise _Damaged
+            self._since_newline = len(chunk) - chunk.rfind(b"\n") - 1
+        if self._since_newline > self._limits.max_line_bytes:
+            raise _Damaged
         try:
-            decoder.decode(chunk)
+            self._decoder.decode(chunk)
         except UnicodeDecodeError:
-            raise _NeedsSlowPath from None
-        if writer is not None:
-            writer.write(chunk)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise _NeedsSlowPath from None
+            raise _Damaged from None
+        if not self.needs_rewrite:
+            joined = self._previous_byte + chunk
+            self.needs_rewrite = b"\r" in chunk or b"\n\n" in joined
+        self._previous_byte = chunk[-1:]
+
+    def finish(self) -> None:
+        try:
+            self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _Damaged from None
 
 
-def _iter_capped_lines(stream: BinaryIO, cap: int) -> Iterator[tuple[bytes, int, bool]]:
-    """Yields (line_without_newline_or_prefix, original_length, ended_with_newline).
+class _PrefixedWriter:
+    """Writes lines with a one-byte prefix each; `\\r\\n` endings become `\\n`."""
 
-    A line longer than `cap` yields only its first `cap` bytes: memory stays bounded.
-    """
+    def __init__(self, path: Path):
+        self._handle = open(path, "wb")  # noqa: SIM115
+        self._at_line_start = True
+        self._pending_cr = False
+
+    def write_text(self, data: bytes) -> None:
+        if self._pending_cr:
+            data = b"\r" + data
+            self._pending_cr = False
+        if data.endswith(b"\r"):  # may be half of a \r\n split across chunks
+            data, self._pending_cr = data[:-1], True
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            raise _Damaged  # a bare carriage return: only the repair path keeps it faithfully
+        self._write_prefixed(data)
+
+    def write_line(self, line: bytes, newline: bool) -> None:
+        self._write_prefixed(line + (b"\n" if newline else b""))
+
+    def _write_prefixed(self, data: bytes) -> None:
+        if not data:
+            return
+        out = data.replace(b"\n", b"\n" + LINE_PREFIX)
+        if self._at_line_start:
+            out = LINE_PREFIX + out
+        # The prefix after a final newline would start a line that does not exist: hold it back.
+        self._at_line_start = out.endswith(b"\n" + LINE_PREFIX)
+        if self._at_line_start:
+            out = out[:-1]
+        self._handle.write(out)
+
+    def close(self) -> None:
+        if self._pending_cr:
+            self._pending_cr = False
+            raise _Damaged  # the file ends with a bare \r
+        self._handle.close()
+
+    def abort(self) -> None:
+        self._handle.close()
+
+
+def _iter_capped_lines(chunks: Iterator[bytes], cap: int) -> Iterator[tuple[bytes, int, bool]]:
+    """Yields (first `cap` bytes of the line, original length, ended_with_newline); memory stays bounded."""
     buffer = bytearray()
     length = 0
-    while True:
-        chunk = stream.read(1 << 20)
-        if not chunk:
-            break
+    for chunk in chunks:
         start = 0
         while True:
             nl = chunk.find(b"\n", start)
@@ -193,69 +168,101 @@ def _iter_capped_lines(stream: BinaryIO, cap: int) -> Iterator[tuple[bytes, int,
             buffer.clear()
             length = 0
             start = nl + 1
-    if length or buffer:
+    if length:
         yield bytes(buffer), length, False
 
 
-def _slow_rewrite(stream: BinaryIO, writer: _SegmentWriter, limits: IngestLimits, token: str) -> int:
+def _strict_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _repair(file: LandingFile, writer: _PrefixedWriter, limits: IngestLimits, token: str) -> int:
     """Rewrites a damaged file line by line; returns how many lines became markers."""
     marked = 0
-    preview_bytes = limits.quarantine_line_chars
-    for prefix, length, has_newline in _iter_capped_lines(stream, limits.max_line_bytes + 1):
-        ending = b"\n" if has_newline else b""
+    preview = limits.quarantine_line_chars
+    for prefix, length, has_newline in _iter_capped_lines(_chunks(file), limits.max_line_bytes + 1):
+        if prefix.endswith(b"\r") and length <= limits.max_line_bytes:
+            prefix, length = prefix[:-1], length - 1  # a \r\n ending is accepted
         if length > limits.max_line_bytes:
-            preview = prefix[:preview_bytes].decode("utf-8", errors="backslashreplace")
-            out = marker_line(token, "line_too_long", length, preview).encode()
+            text = prefix[:preview].decode("utf-8", errors="backslashreplace")
+            out = marker_line(token, "line_too_long", length, text).encode()
             marked += 1
         else:
             try:
-                prefix.decode("utf-8")
+                text = prefix.decode("utf-8")
                 out = prefix
             except UnicodeDecodeError:
-                preview = prefix[:preview_bytes].decode("utf-8", errors="backslashreplace")
-                out = marker_line(token, "invalid_utf8", length, preview).encode()
+                text = prefix[:preview].decode("utf-8", errors="backslashreplace")
+                out = marker_line(token, "invalid_utf8", length, text).encode()
                 marked += 1
-        writer.write(out + ending)
+            else:
+                if b"\r" in out:
+                    # DuckDB would split the line here. As JSON whitespace a \r is a space; inside
+                    # a string it makes the line invalid, which \x01 preserves.
+                    out = out.replace(b"\r", b" " if _strict_json(text) else b"\x01")
+        writer.write_line(out.replace(b"\r", b"\x01"), has_newline)
     return marked
 
 
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def prepare_file(file: LandingFile, index: int, work_dir: Path, limits: IngestLimits, token: str) -> PreparedFile:
-    """Hashes, validates and (when needed) segments one landing file."""
-    prepared = PreparedFile(file=file)
+    """Hashes and checks one landing file and decides how DuckDB reads it."""
+    prepared = PreparedFile(file=file, content_sha256=_sha256(file.path))
+    copy_path = work_dir / f"file_{index:05d}.jsonl"
     # DuckDB reads file names as glob patterns: a name with glob characters is read via a copy.
     has_glob_chars = any(ch in str(file.path) for ch in "*?[]{}\\")
-    must_copy = file.is_gzip or file.size_bytes > limits.segment_bytes or has_glob_chars
-    writer = _SegmentWriter(work_dir, index, file, limits)
-    stream, hashing, raw = _open_content(file)
+    scan_chunk = min(_CHUNK, limits.max_line_bytes)
     try:
         try:
-            _fast_scan(stream, writer if must_copy else None, limits)
-            hashing.drain()
-            if must_copy:
+            scanner = _Scanner(limits)
+            if file.is_gzip or has_glob_chars:
+                writer = _PrefixedWriter(copy_path)
+                try:
+                    for chunk in _chunks(file, scan_chunk):
+                        scanner.feed(chunk)
+                        writer.write_text(chunk)
+                    scanner.finish()
+                    writer.close()
+                except BaseException:
+                    writer.abort()
+                    raise
+                prepared.read_path, prepared.prefixed = copy_path, True
+                return prepared
+            for chunk in _chunks(file, scan_chunk):
+                scanner.feed(chunk)
+            scanner.finish()
+            if not scanner.needs_rewrite:
+                prepared.read_path = file.path
+                return prepared
+            writer = _PrefixedWriter(copy_path)
+            try:
+                for chunk in _chunks(file):
+                    writer.write_text(chunk)
                 writer.close()
-                prepared.segments = writer.segments
-            else:
-                prepared.segments = [Segment(file.path, file.relative_name, 1)]
-        except _NeedsSlowPath:
-            writer.discard()
-            raw.close()
-            stream, hashing, raw = _open_content(file)
-            prepared.marked_lines = _slow_rewrite(stream, writer, limits, token)
-            hashing.drain()
-            writer.close()
-            prepared.segments = writer.segments
+            except BaseException:
+                writer.abort()
+                raise
+            prepared.read_path, prepared.prefixed = copy_path, True
+        except _Damaged:
+            writer = _PrefixedWriter(copy_path)
+            try:
+                prepared.marked_lines = _repair(file, writer, limits, token)
+            finally:
+                writer.abort()
+            prepared.read_path, prepared.prefixed = copy_path, True
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-        writer.discard()
-        prepared.segments = []
+        copy_path.unlink(missing_ok=True)
+        prepared.read_path = None
         prepared.file_error = "corrupt_gzip" if file.is_gzip else "unreadable_file"
         prepared.file_error_detail = f"{type(exc).__name__}: {exc}"
-        # Hash whatever bytes the file has, so a later fix of the file is detected as a change.
-        with open(file.path, "rb") as fh:
-            prepared.content_sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
-        return prepared
-    finally:
-        raw.close()
-    prepared.content_sha256 = hashing.digest.hexdigest()
     return prepared
 
 

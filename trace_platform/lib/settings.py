@@ -23,8 +23,6 @@ class IngestLimits:
 
     # A line longer than this is quarantined as `line_too_long` without being held in memory.
     max_line_bytes: int = int(os.environ.get("TRACE_PLATFORM_MAX_LINE_BYTES", 8 * 1024 * 1024))
-    # Files are fed to DuckDB in segments of at most this size, so memory stays bounded.
-    segment_bytes: int = int(os.environ.get("TRACE_PLATFORM_SEGMENT_BYTES", 64 * 1024 * 1024))
     # Raw text kept in a quarantine row.
     quarantine_line_chars: int = 16 * 1024
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from trace_platform.lib.landing import list_partition_files, parse_partition_key, partition_fingerprint
-from trace_platform.lib.line_segments import prepare_files
+from trace_platform.lib.line_segments import PreparedFile, prepare_files
 from trace_platform.lib.settings import IngestLimits
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -109,12 +109,6 @@ def ingest_partition(
     marker = "\x00" + uuid.uuid4().hex
     try:
         prepared = prepare_files(listing.files, work_dir, limits, marker[1:])
-        segments = [s for p in prepared for s in p.segments]
-        con.execute("CREATE OR REPLACE TEMP TABLE ingest_segments "
-                    "(path VARCHAR, source_file VARCHAR, first_line_number BIGINT)")
-        if segments:
-            con.executemany("INSERT INTO ingest_segments VALUES (?, ?, ?)",
-                            [(str(s.path), s.source_file, s.first_line_number) for s in segments])
         con.execute("CREATE OR REPLACE TEMP TABLE ingest_file_list (source_file VARCHAR, file_bytes BIGINT, "
                     "content_sha256 VARCHAR, file_error VARCHAR, file_error_detail VARCHAR)")
         if prepared:
@@ -122,31 +116,21 @@ def ingest_partition(
                 (p.file.relative_name, p.file.size_bytes, p.content_sha256, p.file_error, p.file_error_detail)
                 for p in prepared])
 
-        segment_paths = [str(s.path) for s in segments]
-        params = {"marker": marker, "quarantine_chars": limits.quarantine_line_chars}
-        if segment_paths:
-            con.execute(read_sql("parse_lines.sql"), {"segment_paths": segment_paths, **params})
-        else:  # an empty partition still gets its (empty) accounting
-            con.execute("CREATE OR REPLACE TEMP TABLE ingest_lines AS "
-                        "SELECT * FROM (" + _EMPTY_LINES + ") WHERE false")
+        file_lines, file_params = file_lines_sql(prepared, limits.max_line_bytes)
+        con.execute(read_sql("parse_lines.sql").replace("{file_lines}", file_lines),
+                    {**file_params, "marker": marker, "quarantine_chars": limits.quarantine_line_chars})
         _run_script(con, "resolve_duplicates.sql", {"partition": partition_key})
 
         conflict_files = {r[0]: r[1] for r in con.execute(
             "SELECT DISTINCT source_file, is_new FROM ingest_losers WHERE outcome = 'conflict'").fetchall()}
-        conflict_paths = [str(s.path) for s in segments if s.source_file in conflict_files]
+        conflict_inputs = [p for p in prepared if p.file.relative_name in conflict_files]
         # Files of later partitions whose copies now lose to this partition: read them again.
         later = [f for f, is_new in conflict_files.items() if not is_new]
         if later:
-            later_segments = _prepare_other_files(landing, later, work_dir / "later", limits, marker[1:])
-            con.executemany("INSERT INTO ingest_segments VALUES (?, ?, ?)",
-                            [(str(s.path), s.source_file, s.first_line_number) for s in later_segments])
-            conflict_paths += [str(s.path) for s in later_segments]
-        if conflict_paths:
-            con.execute(read_sql("fetch_conflict_lines.sql"),
-                        {"segment_paths": conflict_paths, "quarantine_chars": limits.quarantine_line_chars})
-        else:
-            con.execute("CREATE OR REPLACE TEMP TABLE ingest_conflict_lines "
-                        "(source_file VARCHAR, line_number BIGINT, raw_line VARCHAR, raw_line_bytes BIGINT)")
+            conflict_inputs += _prepare_other_files(landing, later, work_dir / "later", limits, marker[1:])
+        conflict_lines, conflict_params = file_lines_sql(conflict_inputs, limits.max_line_bytes)
+        con.execute(read_sql("fetch_conflict_lines.sql").replace("{file_lines}", conflict_lines),
+                    {**conflict_params, "quarantine_chars": limits.quarantine_line_chars})
 
         report.demoted_from_later_partitions = con.execute(
             "SELECT count(*) FROM ingest_losers WHERE NOT is_new").fetchone()[0]
@@ -161,7 +145,7 @@ def ingest_partition(
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
         for table in ("ingest_lines", "ingest_contested", "ingest_contents", "ingest_losers",
-                      "ingest_conflict_lines", "ingest_segments", "ingest_file_list"):
+                      "ingest_conflict_lines", "ingest_file_list"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
 
     totals = con.execute(
@@ -177,13 +161,35 @@ def ingest_partition(
     return report
 
 
+def file_lines_sql(prepared: list[PreparedFile], max_line_bytes: int) -> tuple[str, dict]:
+    """A UNION of per-file line readers: (source_file, line_number, line).
+
+    `read_csv` in single-column mode streams and parallelises within a file; `WITH ORDINALITY`
+    numbers the lines of each file (line_segments guarantees no line is empty or split by \r).
+    """
+    branches, params = [], {}
+    options = (f"columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, delim = '\\0', "
+               f"quote = '', escape = '', new_line = '\\n', strict_mode = false, "
+               f"max_line_size = {int(max_line_bytes) + 1024}")
+    for i, p in enumerate(f for f in prepared if f.read_path is not None):
+        params[f"file_path_{i}"] = str(p.read_path)
+        params[f"file_name_{i}"] = p.file.relative_name
+        line = "coalesce(line, '')[2:]" if p.prefixed else "coalesce(line, '')"
+        branches.append(f"SELECT $file_name_{i} AS source_file, ordinality AS line_number, {line} AS line "
+                        f"FROM read_csv($file_path_{i}, {options}) WITH ORDINALITY AS file_{i}")
+    if not branches:
+        branches.append("SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS line_number, NULL::VARCHAR AS line "
+                        "WHERE false")
+    return "\nUNION ALL\n".join(branches), params
+
+
 def _prepare_other_files(landing: Path, relative_names: list[str], work_dir: Path,
-                         limits: IngestLimits, token: str) -> list:
+                         limits: IngestLimits, token: str) -> list[PreparedFile]:
     files = []
     for name in relative_names:
-        partition, _, file_name = name.partition("/")
+        partition = name.partition("/")[0]
         files += [f for f in list_partition_files(landing, partition).files if f.relative_name == name]
-    return [s for p in prepare_files(files, work_dir, limits, token) for s in p.segments]
+    return prepare_files(files, work_dir, limits, token)
 
 
 def _run_script(con: duckdb.DuckDBPyConnection, name: str, params: dict) -> None:
@@ -207,14 +213,3 @@ def _split_statements(sql: str) -> list[str]:
             current = []
     return statements
 
-
-_EMPTY_LINES = """
-SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS line_number, NULL::VARCHAR AS line_status,
-       NULL::VARCHAR AS reason, NULL::VARCHAR AS raw_line, NULL::BIGINT AS raw_line_bytes,
-       NULL::VARCHAR AS event_id, NULL::UBIGINT AS line_hash, NULL::VARCHAR AS schema_version,
-       NULL::VARCHAR AS event_type, NULL::TIMESTAMPTZ AS event_timestamp, NULL::VARCHAR AS trace_id,
-       NULL::VARCHAR AS span_id, NULL::VARCHAR AS parent_span_id, NULL::BIGINT AS sequence,
-       NULL::VARCHAR AS session_id, NULL::VARCHAR AS tenant_id, NULL::VARCHAR AS user_id,
-       NULL::VARCHAR AS agent_name, NULL::VARCHAR AS agent_version, NULL::JSON AS payload,
-       NULL::JSON AS attributes, NULL::JSON AS extra_fields
-"""

@@ -35,16 +35,3 @@ CREATE OR REPLACE TEMP MACRO extra_fields_of(line) AS CASE WHEN len(extra_keys_o
     to_json(map_from_entries(list_transform(extra_keys_of(line), key -> struct_pack(k := key,
         v := json_extract(line, '/' || replace(replace(key, '~', '~0'), '/', '~1'))))))::JSON
 END;
-
--- Every line of the prepared segments with its 1-based line number in the source file.
--- Expects temp table ingest_segments(path, source_file, first_line_number).
-CREATE OR REPLACE TEMP MACRO segment_lines(paths) AS TABLE
-WITH segment_text AS (
-    SELECT seg.source_file, seg.first_line_number, string_split(t.content, chr(10)) AS parts
-    FROM read_text(paths) AS t
-    JOIN ingest_segments AS seg ON seg.path = t.filename
-)
-SELECT source_file, first_line_number + ord - 1 AS line_number, part AS line
-FROM segment_text, unnest(parts) WITH ORDINALITY AS u(part, ord)
--- a final "\n" does not start another line
-WHERE NOT (ord = len(parts) AND part = '');

@@ -1,12 +1,12 @@
--- Splits every prepared segment into lines and validates each line against the v1 envelope,
--- set-based. Parameters: $segment_paths (list), $marker (marker prefix), $quarantine_chars.
--- Expects temp table ingest_segments(path, source_file, first_line_number).
+-- Validates every line of the partition's files against the v1 envelope, set-based.
+-- The file_lines placeholder is the loader's UNION of per-file line readers (source_file, line_number, line).
+-- Parameters: the readers' file paths, $marker (marker-line prefix), $quarantine_chars.
 CREATE OR REPLACE TEMP TABLE ingest_lines AS
 WITH raw_lines AS (
     SELECT source_file, line_number,
            -- a "\r\n" ending is accepted
            CASE WHEN ends_with(line, chr(13)) THEN left(line, -1) ELSE line END AS line
-    FROM segment_lines($segment_paths)
+    FROM ({file_lines})
 ),
 shaped AS (
     SELECT
