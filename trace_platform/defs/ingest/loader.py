@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import duckdb
 
 from trace_platform.lib.landing import list_partition_files, parse_partition_key, partition_fingerprint
 from trace_platform.lib.line_segments import PreparedFile, prepare_files
+from trace_platform.lib import settings
 from trace_platform.lib.settings import IngestLimits
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -116,9 +118,7 @@ def ingest_partition(
                 (p.file.relative_name, p.file.size_bytes, p.content_sha256, p.file_error, p.file_error_detail)
                 for p in prepared])
 
-        file_lines, file_params = file_lines_sql(prepared, limits.max_line_bytes)
-        con.execute(read_sql("parse_lines.sql").replace("{file_lines}", file_lines),
-                    {**file_params, "marker": marker, "quarantine_chars": limits.quarantine_line_chars})
+        _parse_files(con, prepared, limits, marker)
         _run_script(con, "resolve_duplicates.sql", {"partition": partition_key})
 
         conflict_files = {r[0]: r[1] for r in con.execute(
@@ -144,9 +144,10 @@ def ingest_partition(
             raise
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-        for table in ("ingest_lines", "ingest_contested", "ingest_contents", "ingest_losers",
+        for table in ("ingest_contested", "ingest_contents", "ingest_losers",
                       "ingest_conflict_lines", "ingest_file_list"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute("DETACH DATABASE IF EXISTS ingest_work")
 
     totals = con.execute(
         "SELECT coalesce(sum(lines_read), 0), coalesce(sum(blank_lines), 0), coalesce(sum(events_loaded), 0), "
@@ -159,6 +160,36 @@ def ingest_partition(
         [partition_key]).fetchall())
     report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return report
+
+
+def _parse_files(con: duckdb.DuckDBPyConnection, prepared: list[PreparedFile], limits: IngestLimits,
+                 marker: str) -> None:
+    """Validates all files into ingest_work.lines, one file per DuckDB cursor, in parallel.
+
+    Line numbering (`WITH ORDINALITY`) keeps a file's pipeline on one thread, so files are spread
+    over threads instead. ingest_work is an in-memory scratch database that DuckDB may spill.
+    """
+    con.execute("DETACH DATABASE IF EXISTS ingest_work")
+    con.execute("ATTACH ':memory:' AS ingest_work")
+    parse_sql = read_sql("parse_lines.sql")
+    params = {"marker": marker, "quarantine_chars": limits.quarantine_line_chars}
+    empty_lines, _ = file_lines_sql([], limits.max_line_bytes)
+    con.execute(parse_sql.replace("INSERT INTO ingest_work.lines", "CREATE TABLE ingest_work.lines AS")
+                .replace("{file_lines}", empty_lines), params)
+
+    def parse_one(item: PreparedFile) -> None:
+        cursor = con.cursor()
+        try:
+            prepare_session(cursor)
+            lines, file_params = file_lines_sql([item], limits.max_line_bytes)
+            cursor.execute(parse_sql.replace("{file_lines}", lines), {**file_params, **params})
+        finally:
+            cursor.close()
+
+    readable = sorted((p for p in prepared if p.read_path is not None),
+                      key=lambda p: p.file.size_bytes, reverse=True)
+    with ThreadPoolExecutor(max_workers=max(1, settings.duckdb_threads())) as pool:
+        list(pool.map(parse_one, readable))
 
 
 def file_lines_sql(prepared: list[PreparedFile], max_line_bytes: int) -> tuple[str, dict]:

@@ -1,7 +1,7 @@
--- Validates every line of the partition's files against the v1 envelope, set-based.
--- The file_lines placeholder is the loader's UNION of per-file line readers (source_file, line_number, line).
--- Parameters: the readers' file paths, $marker (marker-line prefix), $quarantine_chars.
-CREATE OR REPLACE TEMP TABLE ingest_lines AS
+-- Validates every line of one file against the v1 envelope, set-based, and appends the result
+-- to ingest_work.lines. The file_lines placeholder is the loader's line reader for the file
+-- (source_file, line_number, line). Parameters: the reader's, $marker, $quarantine_chars.
+INSERT INTO ingest_work.lines
 WITH raw_lines AS (
     SELECT source_file, line_number,
            -- a "\r\n" ending is accepted
@@ -13,36 +13,41 @@ shaped AS (
         source_file,
         line_number,
         line,
-        trim(line, ' ' || chr(9) || chr(11) || chr(12) || chr(13)) = '' AS is_blank,
+        -- white space only; the full trim runs only for lines starting with white space
+        CASE WHEN strlen(line) = 0 THEN true
+             WHEN contains(' ' || chr(9) || chr(11) || chr(12) || chr(13), line[1])
+                 THEN trim(line, ' ' || chr(9) || chr(11) || chr(12) || chr(13)) = ''
+             ELSE false END AS is_blank,
         starts_with(line, $marker) AS is_marker
     FROM raw_lines
-),
-json_checked AS (
-    SELECT
-        *,
-        CASE WHEN NOT is_blank AND NOT is_marker THEN
-            -- DuckDB tolerates trailing commas; strict JSON does not. Only suspicious lines
-            -- go through the strict parser.
-            json_valid(line) AND (NOT regexp_matches(line, ',\s*[}\]]') OR strict_json_valid(line))
-        END AS is_json
-    FROM shaped
 ),
 fielded AS (
     SELECT
         *,
-        CASE WHEN is_json THEN json_type(line) END AS top_type,
-        CASE WHEN is_json AND json_type(line) = 'OBJECT' THEN json_extract(line, [
+        -- One parse per line: try() yields NULL for text that is not JSON at all.
+        CASE WHEN NOT is_blank AND NOT is_marker THEN try(json_extract(line, [
             '$.schema_version', '$.event_id', '$.event_type', '$.timestamp', '$.trace_id',
             '$.span_id', '$.parent_span_id', '$.sequence', '$.session_id', '$.tenant_id',
-            '$.user_id', '$.agent', '$.payload', '$.attributes', '$.agent.name', '$.agent.version'])
+            '$.user_id', '$.agent', '$.payload', '$.attributes', '$.agent.name', '$.agent.version']))
         END AS f
-    FROM json_checked
+    FROM shaped
 ),
 typed AS (
     SELECT
         *,
-        list_transform(f, v -> json_type(v)) AS t,
-        CASE WHEN top_type = 'OBJECT' THEN list_transform(f, v -> json_extract_string(v, '$')) END AS s
+        -- DuckDB tolerates trailing commas; strict JSON does not. Only suspicious lines go
+        -- through the strict parser.
+        CASE WHEN f IS NULL THEN false
+             WHEN regexp_matches(line, ',\s*[}\]]') THEN strict_json_valid(line)
+             ELSE true END AS is_json,
+        -- The JSON type of each extracted value from its first character (no re-parse):
+        -- '"' string, '{' object, '[' array, 'n' null, 't'/'f' boolean, otherwise a number.
+        list_transform(f, v -> left(v, 1)) AS t,
+        -- the scalar envelope fields as text (payload, attributes and agent are never copied)
+        CASE WHEN f IS NOT NULL THEN json_extract_string(line, [
+            '$.schema_version', '$.event_id', '$.event_type', '$.timestamp', '$.trace_id',
+            '$.span_id', '$.parent_span_id', '$.sequence', '$.session_id', '$.tenant_id',
+            '$.user_id', '$.agent.name', '$.agent.version']) END AS s
     FROM fielded
 ),
 reasoned AS (
@@ -52,7 +57,8 @@ reasoned AS (
             WHEN is_blank THEN NULL
             WHEN is_marker THEN split_part(line, chr(31), 2)
             WHEN NOT is_json THEN 'invalid_json'
-            WHEN top_type <> 'OBJECT' THEN 'not_an_object'
+            -- an array or a scalar has none of the fields: only then ask for its type
+            WHEN list_count(f) = 0 AND json_type(line) <> 'OBJECT' THEN 'not_an_object'
             -- required fields, in the envelope's order
             WHEN t[1] IS NULL THEN 'missing_field:schema_version'
             WHEN t[2] IS NULL THEN 'missing_field:event_id'
@@ -65,26 +71,26 @@ reasoned AS (
             WHEN t[12] IS NULL THEN 'missing_field:agent'
             WHEN t[13] IS NULL THEN 'missing_field:payload'
             -- types and value ranges, in the envelope's order
-            WHEN t[1] <> 'VARCHAR' THEN 'bad_type:schema_version'
-            WHEN t[2] <> 'VARCHAR' THEN 'bad_type:event_id'
+            WHEN t[1] <> '"' THEN 'bad_type:schema_version'
+            WHEN t[2] <> '"' THEN 'bad_type:event_id'
             WHEN length(s[2]) NOT BETWEEN 1 AND 128 THEN 'bad_value:event_id'
-            WHEN t[3] <> 'VARCHAR' THEN 'bad_type:event_type'
-            WHEN t[4] <> 'VARCHAR' THEN 'bad_type:timestamp'
-            WHEN t[5] <> 'VARCHAR' THEN 'bad_type:trace_id'
-            WHEN t[6] <> 'VARCHAR' THEN 'bad_type:span_id'
-            WHEN t[7] NOT IN ('VARCHAR', 'NULL') THEN 'bad_type:parent_span_id'
-            WHEN t[8] NOT IN ('UBIGINT', 'BIGINT') THEN 'bad_type:sequence'
+            WHEN t[3] <> '"' THEN 'bad_type:event_type'
+            WHEN t[4] <> '"' THEN 'bad_type:timestamp'
+            WHEN t[5] <> '"' THEN 'bad_type:trace_id'
+            WHEN t[6] <> '"' THEN 'bad_type:span_id'
+            WHEN t[7] NOT IN ('"', 'n') THEN 'bad_type:parent_span_id'
+            WHEN NOT regexp_full_match(f[8], '-?[0-9]+') THEN 'bad_type:sequence'
             WHEN try_cast(s[8] AS BIGINT) IS NULL OR try_cast(s[8] AS BIGINT) < 0 THEN 'bad_value:sequence'
-            WHEN t[9] NOT IN ('VARCHAR', 'NULL') THEN 'bad_type:session_id'
-            WHEN t[10] <> 'VARCHAR' THEN 'bad_type:tenant_id'
-            WHEN t[11] NOT IN ('VARCHAR', 'NULL') THEN 'bad_type:user_id'
-            WHEN t[12] <> 'OBJECT' THEN 'bad_type:agent'
+            WHEN t[9] NOT IN ('"', 'n') THEN 'bad_type:session_id'
+            WHEN t[10] <> '"' THEN 'bad_type:tenant_id'
+            WHEN t[11] NOT IN ('"', 'n') THEN 'bad_type:user_id'
+            WHEN t[12] <> '{' THEN 'bad_type:agent'
             WHEN t[15] IS NULL THEN 'missing_field:agent.name'
-            WHEN t[15] <> 'VARCHAR' THEN 'bad_type:agent.name'
+            WHEN t[15] <> '"' THEN 'bad_type:agent.name'
             WHEN t[16] IS NULL THEN 'missing_field:agent.version'
-            WHEN t[16] <> 'VARCHAR' THEN 'bad_type:agent.version'
-            WHEN t[13] <> 'OBJECT' THEN 'bad_type:payload'
-            WHEN t[14] NOT IN ('OBJECT', 'NULL') THEN 'bad_type:attributes'
+            WHEN t[16] <> '"' THEN 'bad_type:agent.version'
+            WHEN t[13] <> '{' THEN 'bad_type:payload'
+            WHEN t[14] NOT IN ('{', 'n') THEN 'bad_type:attributes'
             -- values
             WHEN s[1] <> '1' THEN 'unsupported_schema_version'
             WHEN s[3] NOT IN ('user_request', 'plan', 'model_call', 'tool_selection', 'tool_call',
@@ -106,7 +112,7 @@ SELECT
         CASE WHEN is_marker THEN split_part(line, chr(31), 4) ELSE left(line, $quarantine_chars) END
     END AS raw_line,
     CASE WHEN is_marker THEN try_cast(split_part(line, chr(31), 3) AS BIGINT) ELSE strlen(line) END AS raw_line_bytes,
-    CASE WHEN t[2] = 'VARCHAR' THEN s[2] END AS event_id,
+    CASE WHEN t[2] = '"' THEN s[2] END AS event_id,
     CASE WHEN reason IS NULL AND NOT is_blank THEN hash(line) END AS line_hash,
     CASE WHEN reason IS NULL AND NOT is_blank THEN s[1] END AS schema_version,
     CASE WHEN reason IS NULL AND NOT is_blank THEN s[3] END AS event_type,
@@ -118,9 +124,11 @@ SELECT
     CASE WHEN reason IS NULL AND NOT is_blank THEN s[9] END AS session_id,
     CASE WHEN reason IS NULL AND NOT is_blank THEN s[10] END AS tenant_id,
     CASE WHEN reason IS NULL AND NOT is_blank THEN s[11] END AS user_id,
-    CASE WHEN reason IS NULL AND NOT is_blank THEN s[15] END AS agent_name,
-    CASE WHEN reason IS NULL AND NOT is_blank THEN s[16] END AS agent_version,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[12] END AS agent_name,
+    CASE WHEN reason IS NULL AND NOT is_blank THEN s[13] END AS agent_version,
     CASE WHEN reason IS NULL AND NOT is_blank THEN f[13] END AS payload,
-    CASE WHEN reason IS NULL AND NOT is_blank AND t[14] = 'OBJECT' THEN f[14] END AS attributes,
-    CASE WHEN reason IS NULL AND NOT is_blank THEN extra_fields_of(line) END AS extra_fields
+    CASE WHEN reason IS NULL AND NOT is_blank AND t[14] = '{' THEN f[14] END AS attributes,
+    CASE WHEN reason IS NULL AND NOT is_blank
+              -- only a line with more keys than the known ones present has extra fields
+              AND len(json_keys(line)) > list_count(f[1:14]) THEN extra_fields_of(line) END AS extra_fields
 FROM reasoned;

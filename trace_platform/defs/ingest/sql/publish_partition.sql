@@ -11,16 +11,15 @@ SELECT
     l.parent_span_id, l.sequence, l.session_id, l.tenant_id, l.user_id, l.agent_name,
     l.agent_version, l.payload, l.attributes, l.extra_fields, 'native', l.source_file,
     l.line_number, l.line_hash, $partition::DATE, $ingested_at::TIMESTAMPTZ
-FROM ingest_lines AS l
+FROM ingest_work.lines AS l
 ANTI JOIN (SELECT source_file, line_number FROM ingest_losers WHERE is_new) AS lost
     ON lost.source_file = l.source_file AND lost.line_number = l.line_number
-WHERE l.line_status = 'valid'
-ORDER BY l.source_file, l.line_number;
+WHERE l.line_status = 'valid';
 
 INSERT INTO raw.quarantine
 SELECT $partition::DATE, source_file, line_number, reason, event_id, raw_line, raw_line_bytes,
        $ingested_at::TIMESTAMPTZ
-FROM ingest_lines
+FROM ingest_work.lines
 WHERE line_status = 'quarantined'
 UNION ALL
 SELECT $partition::DATE, lo.source_file, lo.line_number, 'conflict', lo.event_id, cl.raw_line,
@@ -42,7 +41,7 @@ WITH line_counts AS (
         count(*) FILTER (line_status = 'blank') AS blank_lines,
         count(*) FILTER (line_status = 'valid') AS valid_lines,
         count(*) FILTER (line_status = 'quarantined') AS invalid_lines
-    FROM ingest_lines
+    FROM ingest_work.lines
     GROUP BY source_file
 ),
 loser_counts AS (

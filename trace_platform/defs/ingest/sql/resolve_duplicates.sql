@@ -6,13 +6,13 @@
 CREATE OR REPLACE TEMP TABLE ingest_contested AS
 WITH deliveries AS (
     SELECT event_id, $partition::DATE AS delivery_date, source_file, line_number, line_hash, true AS is_new
-    FROM ingest_lines
+    FROM ingest_work.lines
     WHERE line_status = 'valid'
     UNION ALL
     SELECT e.event_id, e.delivery_date, e.source_file, e.line_number, e.line_hash, false AS is_new
     FROM raw.trace_events AS e
     WHERE e.delivery_date <> $partition::DATE
-      AND e.event_id IN (SELECT event_id FROM ingest_lines WHERE line_status = 'valid')
+      AND e.event_id IN (SELECT event_id FROM ingest_work.lines WHERE line_status = 'valid')
 ),
 delivered_more_than_once AS (
     SELECT event_id FROM deliveries GROUP BY event_id HAVING count(*) > 1
@@ -36,7 +36,7 @@ SELECT n.event_id, n.delivery_rank,
                      l.parent_span_id, l.sequence, l.session_id, l.tenant_id, l.user_id,
                      l.agent_name, l.agent_version, l.payload, l.attributes, l.extra_fields) AS content
 FROM needs_content AS n
-JOIN ingest_lines AS l ON n.is_new AND l.source_file = n.source_file AND l.line_number = n.line_number
+JOIN ingest_work.lines AS l ON n.is_new AND l.source_file = n.source_file AND l.line_number = n.line_number
 UNION ALL
 SELECT n.event_id, n.delivery_rank,
        event_content(e.schema_version, e.event_type, e.event_timestamp, e.trace_id, e.span_id,
