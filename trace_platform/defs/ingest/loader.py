@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class IngestReport:
     ignored_files: list[str] = field(default_factory=list)
     landing_fingerprint: str = ""
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def as_metadata(self) -> dict:
         return {
@@ -86,6 +88,7 @@ class IngestReport:
             "load_id": self.load_id,
             "landing_fingerprint": self.landing_fingerprint,
             "seconds": round(self.seconds, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
 
 
@@ -109,8 +112,10 @@ def ingest_partition(
     prepare_session(con)
     work_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{partition_key}-", dir=work_root))
     marker = "\x00" + uuid.uuid4().hex
+    stage = _StageTimer(report.stage_seconds)
     try:
         prepared = prepare_files(listing.files, work_dir, limits, marker[1:])
+        stage("prepare_files")
         con.execute("CREATE OR REPLACE TEMP TABLE ingest_file_list (source_file VARCHAR, file_bytes BIGINT, "
                     "content_sha256 VARCHAR, file_error VARCHAR, file_error_detail VARCHAR)")
         if prepared:
@@ -119,7 +124,9 @@ def ingest_partition(
                 for p in prepared])
 
         _parse_files(con, prepared, limits, marker)
+        stage("parse_lines")
         _run_script(con, "resolve_duplicates.sql", {"partition": partition_key})
+        stage("resolve_duplicates")
 
         conflict_files = {r[0]: r[1] for r in con.execute(
             "SELECT DISTINCT source_file, is_new FROM ingest_losers WHERE outcome = 'conflict'").fetchall()}
@@ -128,9 +135,9 @@ def ingest_partition(
         later = [f for f, is_new in conflict_files.items() if not is_new]
         if later:
             conflict_inputs += _prepare_other_files(landing, later, work_dir / "later", limits, marker[1:])
-        conflict_lines, conflict_params = file_lines_sql(conflict_inputs, limits.max_line_bytes)
+        conflict_lines = file_lines_sql(conflict_inputs, limits.max_line_bytes)
         con.execute(read_sql("fetch_conflict_lines.sql").replace("{file_lines}", conflict_lines),
-                    {**conflict_params, "quarantine_chars": limits.quarantine_line_chars})
+                    {"quarantine_chars": limits.quarantine_line_chars})
 
         report.demoted_from_later_partitions = con.execute(
             "SELECT count(*) FROM ingest_losers WHERE NOT is_new").fetchone()[0]
@@ -139,6 +146,7 @@ def ingest_partition(
             _run_script(con, "publish_partition.sql",
                         {"partition": partition_key, "load_id": load_id, "ingested_at": started})
             con.execute("COMMIT")
+            stage("publish")
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -162,6 +170,17 @@ def ingest_partition(
     return report
 
 
+class _StageTimer:
+    def __init__(self, into: dict[str, float]):
+        self._into = into
+        self._last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self._into[name] = now - self._last
+        self._last = now
+
+
 def _parse_files(con: duckdb.DuckDBPyConnection, prepared: list[PreparedFile], limits: IngestLimits,
                  marker: str) -> None:
     """Validates all files into ingest_work.lines, one file per DuckDB cursor, in parallel.
@@ -173,7 +192,7 @@ def _parse_files(con: duckdb.DuckDBPyConnection, prepared: list[PreparedFile], l
     con.execute("ATTACH ':memory:' AS ingest_work")
     parse_sql = read_sql("parse_lines.sql")
     params = {"marker": marker, "quarantine_chars": limits.quarantine_line_chars}
-    empty_lines, _ = file_lines_sql([], limits.max_line_bytes)
+    empty_lines = file_lines_sql([], limits.max_line_bytes)
     con.execute(parse_sql.replace("INSERT INTO ingest_work.lines", "CREATE TABLE ingest_work.lines AS")
                 .replace("{file_lines}", empty_lines), params)
 
@@ -181,8 +200,7 @@ def _parse_files(con: duckdb.DuckDBPyConnection, prepared: list[PreparedFile], l
         cursor = con.cursor()
         try:
             prepare_session(cursor)
-            lines, file_params = file_lines_sql([item], limits.max_line_bytes)
-            cursor.execute(parse_sql.replace("{file_lines}", lines), {**file_params, **params})
+            cursor.execute(parse_sql.replace("{file_lines}", file_lines_sql([item], limits.max_line_bytes)), params)
         finally:
             cursor.close()
 
@@ -192,26 +210,33 @@ def _parse_files(con: duckdb.DuckDBPyConnection, prepared: list[PreparedFile], l
         list(pool.map(parse_one, readable))
 
 
-def file_lines_sql(prepared: list[PreparedFile], max_line_bytes: int) -> tuple[str, dict]:
+def sql_literal(text: str) -> str:
+    """A SQL string literal: the only escape in SQL strings is a doubled quote."""
+    if "\x00" in text:
+        raise ValueError("NUL character in a file name")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def file_lines_sql(prepared: list[PreparedFile], max_line_bytes: int) -> str:
     """A UNION of per-file line readers: (source_file, line_number, line).
 
     `read_csv` in single-column mode streams and parallelises within a file; `WITH ORDINALITY`
     numbers the lines of each file (line_segments guarantees no line is empty or split by \r).
     """
-    branches, params = [], {}
+    branches: list[str] = []
     options = (f"columns = {{'line': 'VARCHAR'}}, header = false, auto_detect = false, delim = '\\0', "
                f"quote = '', escape = '', new_line = '\\n', strict_mode = false, "
                f"max_line_size = {int(max_line_bytes) + 1024}")
     for i, p in enumerate(f for f in prepared if f.read_path is not None):
-        params[f"file_path_{i}"] = str(p.read_path)
-        params[f"file_name_{i}"] = p.file.relative_name
+        # Quoted literals, not parameters: a parameterised read_csv path costs seconds per call.
         line = "coalesce(line, '')[2:]" if p.prefixed else "coalesce(line, '')"
-        branches.append(f"SELECT $file_name_{i} AS source_file, ordinality AS line_number, {line} AS line "
-                        f"FROM read_csv($file_path_{i}, {options}) WITH ORDINALITY AS file_{i}")
+        branches.append(f"SELECT {sql_literal(p.file.relative_name)} AS source_file, ordinality AS line_number, "
+                        f"{line} AS line FROM read_csv({sql_literal(str(p.read_path))}, {options}) "
+                        f"WITH ORDINALITY AS file_{i}")
     if not branches:
         branches.append("SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS line_number, NULL::VARCHAR AS line "
                         "WHERE false")
-    return "\nUNION ALL\n".join(branches), params
+    return "\nUNION ALL\n".join(branches)
 
 
 def _prepare_other_files(landing: Path, relative_names: list[str], work_dir: Path,
