@@ -19,7 +19,6 @@ Every input line stays exactly one output line, so line numbers are preserved. T
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import hashlib
 import json
@@ -58,22 +57,45 @@ class _Damaged(Exception):
     """The file needs the line-by-line repair path."""
 
 
-def _open_content(file: LandingFile) -> BinaryIO:
-    raw = open(file.path, "rb")  # noqa: SIM115 - closed by the caller via the returned object
-    return gzip.GzipFile(fileobj=raw, mode="rb") if file.is_gzip else raw
+class _HashingReader:
+    """A binary file whose bytes are hashed as they are read (the file as delivered)."""
+
+    def __init__(self, path: Path):
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self.digest = hashlib.sha256()
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.digest.update(data)
+        self.bytes_read += len(data)
+        return data
+
+    def readable(self) -> bool:  # for gzip.GzipFile
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
 
 
-def _chunks(file: LandingFile, size: int = _CHUNK) -> Iterator[bytes]:
-    with _open_content(file) as stream:
+def _chunks(file: LandingFile, size: int = _CHUNK, hashing: _HashingReader | None = None) -> Iterator[bytes]:
+    raw = hashing or _HashingReader(file.path)
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if file.is_gzip else raw  # type: ignore[arg-type]
+    try:
         while chunk := stream.read(size):
             yield chunk
+    finally:
+        raw.close()
 
 
 class _Scanner:
-    """Chunk-level checks: UTF-8 validity, line length, and whether DuckDB can read it in place."""
+    """Chunk-level checks: line length, and whether DuckDB can read the file in place.
+
+    UTF-8 validity is left to DuckDB's reader, which fails on invalid bytes; the loader then
+    repairs that file (see `repair_file`).
+    """
 
     def __init__(self, limits: IngestLimits):
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._limits = limits
         self._since_newline = 0
         self._previous_byte = b"\n"  # the file start behaves like a line start
@@ -90,20 +112,9 @@ class _Scanner:
             self._since_newline = len(chunk) - chunk.rfind(b"\n") - 1
         if self._since_newline > self._limits.max_line_bytes:
             raise _Damaged
-        try:
-            self._decoder.decode(chunk)
-        except UnicodeDecodeError:
-            raise _Damaged from None
         if not self.needs_rewrite:
-            joined = self._previous_byte + chunk
-            self.needs_rewrite = b"\r" in chunk or b"\n\n" in joined
+            self.needs_rewrite = b"\r" in chunk or b"\n\n" in self._previous_byte + chunk[:1] or b"\n\n" in chunk
         self._previous_byte = chunk[-1:]
-
-    def finish(self) -> None:
-        try:
-            self._decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise _Damaged from None
 
 
 class _PrefixedWriter:
@@ -213,56 +224,62 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def _copy_prefixed(file: LandingFile, copy_path: Path, chunks: Iterator[bytes], scanner: _Scanner | None) -> None:
+    writer = _PrefixedWriter(copy_path)
+    try:
+        for chunk in chunks:
+            if scanner is not None:
+                scanner.feed(chunk)
+            writer.write_text(chunk)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def repair_file(prepared: PreparedFile, work_dir: Path, index: int, limits: IngestLimits, token: str) -> None:
+    """The slow path: rewrites the file line by line, turning bad lines into marker lines."""
+    copy_path = work_dir / f"file_{index:05d}_repaired.jsonl"
+    writer = _PrefixedWriter(copy_path)
+    try:
+        prepared.marked_lines = _repair(prepared.file, writer, limits, token)
+    finally:
+        writer.abort()
+    prepared.read_path, prepared.prefixed = copy_path, True
+
+
 def prepare_file(file: LandingFile, index: int, work_dir: Path, limits: IngestLimits, token: str) -> PreparedFile:
-    """Hashes and checks one landing file and decides how DuckDB reads it."""
-    prepared = PreparedFile(file=file, content_sha256=_sha256(file.path))
+    """Hashes and checks one landing file (one pass) and decides how DuckDB reads it."""
+    prepared = PreparedFile(file=file)
     copy_path = work_dir / f"file_{index:05d}.jsonl"
     # DuckDB reads file names as glob patterns: a name with glob characters is read via a copy.
     has_glob_chars = any(ch in str(file.path) for ch in "*?[]{}\\")
     scan_chunk = min(_CHUNK, limits.max_line_bytes)
+    hashing = _HashingReader(file.path)
     try:
         try:
             scanner = _Scanner(limits)
             if file.is_gzip or has_glob_chars:
-                writer = _PrefixedWriter(copy_path)
-                try:
-                    for chunk in _chunks(file, scan_chunk):
-                        scanner.feed(chunk)
-                        writer.write_text(chunk)
-                    scanner.finish()
-                    writer.close()
-                except BaseException:
-                    writer.abort()
-                    raise
+                _copy_prefixed(file, copy_path, _chunks(file, scan_chunk, hashing), scanner)
                 prepared.read_path, prepared.prefixed = copy_path, True
-                return prepared
-            for chunk in _chunks(file, scan_chunk):
-                scanner.feed(chunk)
-            scanner.finish()
-            if not scanner.needs_rewrite:
-                prepared.read_path = file.path
-                return prepared
-            writer = _PrefixedWriter(copy_path)
-            try:
-                for chunk in _chunks(file):
-                    writer.write_text(chunk)
-                writer.close()
-            except BaseException:
-                writer.abort()
-                raise
-            prepared.read_path, prepared.prefixed = copy_path, True
+            else:
+                for chunk in _chunks(file, scan_chunk, hashing):
+                    scanner.feed(chunk)
+                if scanner.needs_rewrite:
+                    _copy_prefixed(file, copy_path, _chunks(file, scan_chunk), None)
+                    prepared.read_path, prepared.prefixed = copy_path, True
+                else:
+                    prepared.read_path = file.path
         except _Damaged:
-            writer = _PrefixedWriter(copy_path)
-            try:
-                prepared.marked_lines = _repair(file, writer, limits, token)
-            finally:
-                writer.abort()
-            prepared.read_path, prepared.prefixed = copy_path, True
+            repair_file(prepared, work_dir, index, limits, token)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         copy_path.unlink(missing_ok=True)
         prepared.read_path = None
         prepared.file_error = "corrupt_gzip" if file.is_gzip else "unreadable_file"
         prepared.file_error_detail = f"{type(exc).__name__}: {exc}"
+    # A failed or abandoned pass may not have hashed every byte: then hash the file as delivered.
+    complete = hashing.bytes_read == file.size_bytes
+    prepared.content_sha256 = hashing.digest.hexdigest() if complete else _sha256(file.path)
     return prepared
 
 
