@@ -1,0 +1,51 @@
+{#- Trace-scoped incremental models.
+
+    Every fact in this warehouse belongs to one trace, and a trace may arrive over several
+    delivery days. int_trace_changes records, per trace, a fingerprint of its current events and
+    flags the traces whose fingerprint changed (new, grown, shrunk, or a different winning copy)
+    as pending. Trace-scoped models delete and rebuild exactly the pending traces, so results do
+    not depend on the order in which partitions run. The flags are cleared at the end of a
+    successful run that rebuilt every trace-scoped model; after a failed run they stay pending and
+    the next run picks them up again. -#}
+
+{#- SQL predicate (prefixed with AND) limiting a trace-scoped model to pending traces. -#}
+{% macro pending_traces_only(trace_column='trace_id') -%}
+    {%- if is_incremental() %}
+    and {{ trace_column }} in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
+    {%- endif %}
+{%- endmacro %}
+
+{% macro delete_pending_traces() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where trace_id in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
+    {%- else -%}
+    select 1 as no_op
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro mark_trace_changes_processed(results) -%}
+    {%- if execute -%}
+        {%- set scoped = [] -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and 'trace_scoped' in node.tags -%}
+                {%- do scoped.append(node.unique_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set succeeded = [] -%}
+        {%- for result in results -%}
+            {%- if result.node.unique_id in scoped and result.status == 'success' -%}
+                {%- do succeeded.append(result.node.unique_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set changes = adapter.get_relation(database=target.database, schema='intermediate',
+                                               identifier='int_trace_changes') -%}
+        {%- if changes is not none and scoped | length > 0 and succeeded | length == scoped | length -%}
+            update {{ changes }} set is_pending = false where is_pending
+        {%- else -%}
+            select 1 as no_op
+        {%- endif -%}
+    {%- else -%}
+        select 1 as no_op
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,41 @@
+{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+
+-- Each confirmation request joined to its response (by confirmation_id inside the trace).
+-- A response without a request is kept too, so nothing the user answered goes missing.
+with requests as (
+    select *
+    from {{ ref('stg_trace__confirmation_requests') }}
+    where confirmation_id is not null {{ pending_traces_only() }}
+    qualify row_number() over (partition by trace_id, confirmation_id order by sequence, event_id) = 1
+),
+
+responses as (
+    select *
+    from {{ ref('stg_trace__confirmation_responses') }}
+    where confirmation_id is not null {{ pending_traces_only() }}
+    qualify row_number() over (partition by trace_id, confirmation_id order by sequence, event_id) = 1
+)
+
+select
+    coalesce(requests.trace_id, responses.trace_id) as trace_id,
+    coalesce(requests.confirmation_id, responses.confirmation_id) as confirmation_id,
+    coalesce(requests.tool_call_id, responses.tool_call_id) as tool_call_id,
+    coalesce(requests.tenant_id, responses.tenant_id) as tenant_id,
+    coalesce(requests.agent_name, responses.agent_name) as agent_name,
+    coalesce(requests.agent_version, responses.agent_version) as agent_version,
+    requests.event_id as request_event_id,
+    requests.sequence as request_sequence,
+    requests.event_timestamp as requested_at,
+    requests.prompt,
+    -- JSON null counts as "no arguments shown"
+    case when json_type(requests.arguments_shown) <> 'NULL' then requests.arguments_shown end as arguments_shown,
+    responses.event_id as response_event_id,
+    responses.sequence as response_sequence,
+    responses.event_timestamp as responded_at,
+    coalesce(responses.decision, 'no_response') as decision,
+    responses.responder,
+    date_diff('millisecond', requests.event_timestamp, responses.event_timestamp) / 1000.0
+        as seconds_to_respond
+from requests
+full outer join responses
+    on responses.trace_id = requests.trace_id and responses.confirmation_id = requests.confirmation_id

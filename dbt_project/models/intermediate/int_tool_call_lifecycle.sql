@@ -1,0 +1,192 @@
+{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+
+-- The lifecycle of each tool call, one row per (trace_id, tool_call_id): the request, its policy
+-- checks, confirmations, result, side effects and rollbacks, plus the audit facts derived from
+-- the spec's definitions:
+--   executed: mode `execute` and a tool_result with status ok/error/timeout, or any side_effect;
+--   execution point: the call's (first) tool_result, or its first side_effect where it has none;
+--   "sequenced before": a lower `sequence` in the same trace;
+--   coverage: a call is covered by its own checks/confirmations or by its chain's first attempt's.
+with calls as (
+    select *, count(*) over (partition by trace_id, tool_call_id) as tool_call_event_count
+    from {{ ref('stg_trace__tool_calls') }}
+    where tool_call_id is not null {{ pending_traces_only() }}
+    qualify row_number() over (partition by trace_id, tool_call_id order by sequence, event_id) = 1
+),
+
+chains as (
+    select * from {{ ref('int_tool_call_chains') }}
+    where true {{ pending_traces_only() }}
+),
+
+checks as (
+    select
+        trace_id, tool_call_id,
+        count(*) as check_count,
+        bool_or(decision = 'deny') as has_deny,
+        bool_or(decision = 'require_confirmation') as has_require_confirmation,
+        bool_or(decision = 'allow') as has_allow,
+        min(sequence) filter (where decision in ('allow', 'require_confirmation')) as first_authorising_sequence
+    from {{ ref('stg_trace__policy_checks') }}
+    where tool_call_id is not null {{ pending_traces_only() }}
+    group by trace_id, tool_call_id
+),
+
+results as (
+    select
+        trace_id, tool_call_id,
+        count(*) as result_count,
+        count(*) filter (where status in ('ok', 'error', 'timeout')) as executing_result_count,
+        bool_or(status = 'ok') as has_ok_result,
+        min(sequence) as first_result_sequence,
+        arg_min(status, sequence) as result_status,
+        arg_min(error_type, sequence) as error_type,
+        arg_min(latency_ms, sequence) as latency_ms,
+        min(event_timestamp) as first_result_at
+    from {{ ref('stg_trace__tool_results') }}
+    where tool_call_id is not null {{ pending_traces_only() }}
+    group by trace_id, tool_call_id
+),
+
+side_effects as (
+    select
+        trace_id, tool_call_id,
+        count(*) as side_effect_count,
+        count(*) filter (where reversible) as reversible_side_effect_count,
+        min(sequence) as first_side_effect_sequence,
+        max(event_timestamp) as last_side_effect_at
+    from {{ ref('stg_trace__side_effects') }}
+    where tool_call_id is not null {{ pending_traces_only() }}
+    group by trace_id, tool_call_id
+),
+
+rollbacks as (
+    select trace_id, tool_call_id,
+           count(*) filter (where status = 'ok') as successful_rollback_count,
+           max(event_timestamp) filter (where status = 'ok') as rolled_back_at
+    from {{ ref('stg_trace__rollbacks') }}
+    where tool_call_id is not null {{ pending_traces_only() }}
+    group by trace_id, tool_call_id
+),
+
+responses as (
+    select trace_id, tool_call_id,
+           count(*) as confirmation_response_count,
+           min(sequence) filter (where decision = 'approved') as first_approval_sequence,
+           arg_max(decision, sequence) as last_confirmation_decision
+    from {{ ref('stg_trace__confirmation_responses') }}
+    where tool_call_id is not null {{ pending_traces_only() }}
+    group by trace_id, tool_call_id
+),
+
+requests as (
+    select trace_id, tool_call_id, count(*) as confirmation_request_count
+    from {{ ref('stg_trace__confirmation_requests') }}
+    where tool_call_id is not null {{ pending_traces_only() }}
+    group by trace_id, tool_call_id
+),
+
+lifecycle as (
+    select
+        calls.trace_id,
+        calls.tool_call_id,
+        calls.event_id as request_event_id,
+        calls.span_id,
+        calls.sequence as request_sequence,
+        calls.event_timestamp as requested_at,
+        calls.tenant_id, calls.user_id, calls.session_id, calls.agent_name, calls.agent_version,
+        calls.tool_name, calls.tool_version, calls.arguments, calls.access, calls.mode,
+        calls.attempt, calls.retry_of, calls.requires_confirmation, calls.tool_call_event_count,
+        coalesce(chains.chain_root_tool_call_id, calls.tool_call_id) as chain_root_tool_call_id,
+        coalesce(chains.chain_position, 0) as chain_position,
+
+        coalesce(own_checks.check_count, 0) as own_check_count,
+        coalesce(root_checks.check_count, 0) as root_check_count,
+        coalesce(own_checks.has_deny, false) or coalesce(root_checks.has_deny, false) as covered_by_deny,
+        coalesce(own_checks.has_require_confirmation, false)
+            or coalesce(root_checks.has_require_confirmation, false) as covered_by_require_confirmation,
+        coalesce(own_checks.has_allow, false) or coalesce(root_checks.has_allow, false) as covered_by_allow,
+        least(own_checks.first_authorising_sequence, root_checks.first_authorising_sequence)
+            as first_authorising_sequence,
+        least(own_responses.first_approval_sequence, root_responses.first_approval_sequence)
+            as first_approval_sequence,
+        coalesce(own_requests.confirmation_request_count, 0) as confirmation_request_count,
+        coalesce(own_responses.confirmation_response_count, 0) as confirmation_response_count,
+        coalesce(own_responses.last_confirmation_decision, root_responses.last_confirmation_decision)
+            as confirmation_decision,
+
+        coalesce(results.result_count, 0) as result_count,
+        coalesce(results.executing_result_count, 0) as executing_result_count,
+        coalesce(results.has_ok_result, false) as has_ok_result,
+        results.first_result_sequence,
+        results.result_status,
+        results.error_type,
+        results.latency_ms,
+        results.first_result_at,
+        coalesce(side_effects.side_effect_count, 0) as side_effect_count,
+        coalesce(side_effects.reversible_side_effect_count, 0) as reversible_side_effect_count,
+        side_effects.first_side_effect_sequence,
+        side_effects.last_side_effect_at,
+        coalesce(rollbacks.successful_rollback_count, 0) > 0 as rolled_back,
+        rollbacks.rolled_back_at
+    from calls
+    left join chains using (trace_id, tool_call_id)
+    left join checks as own_checks
+        on own_checks.trace_id = calls.trace_id and own_checks.tool_call_id = calls.tool_call_id
+    left join checks as root_checks
+        on root_checks.trace_id = calls.trace_id
+       and root_checks.tool_call_id = chains.chain_root_tool_call_id
+       and chains.chain_root_tool_call_id <> calls.tool_call_id
+    left join responses as own_responses
+        on own_responses.trace_id = calls.trace_id and own_responses.tool_call_id = calls.tool_call_id
+    left join responses as root_responses
+        on root_responses.trace_id = calls.trace_id
+       and root_responses.tool_call_id = chains.chain_root_tool_call_id
+       and chains.chain_root_tool_call_id <> calls.tool_call_id
+    left join requests as own_requests
+        on own_requests.trace_id = calls.trace_id and own_requests.tool_call_id = calls.tool_call_id
+    left join results
+        on results.trace_id = calls.trace_id and results.tool_call_id = calls.tool_call_id
+    left join side_effects
+        on side_effects.trace_id = calls.trace_id and side_effects.tool_call_id = calls.tool_call_id
+    left join rollbacks
+        on rollbacks.trace_id = calls.trace_id and rollbacks.tool_call_id = calls.tool_call_id
+),
+
+with_execution as (
+    select
+        *,
+        mode = 'execute' and (executing_result_count > 0 or side_effect_count > 0) as executed,
+        coalesce(first_result_sequence, first_side_effect_sequence) as execution_sequence
+    from lifecycle
+),
+
+-- R10: the arguments shown in each approved confirmation that covers the execution.
+approved_arguments as (
+    select
+        calls.trace_id,
+        calls.tool_call_id,
+        count(*) as approved_confirmations_with_arguments,
+        bool_and(coalesce({{ json_equal('confirmations.arguments_shown', 'calls.arguments') }}, false))
+            as approved_arguments_match
+    from with_execution as calls
+    join {{ ref('int_confirmations') }} as confirmations
+        on confirmations.trace_id = calls.trace_id
+       and confirmations.tool_call_id in (calls.tool_call_id, calls.chain_root_tool_call_id)
+       and confirmations.decision = 'approved'
+       and confirmations.response_sequence < calls.execution_sequence
+       and confirmations.arguments_shown is not null
+    where calls.executed {{ pending_traces_only('confirmations.trace_id') }}
+    group by calls.trace_id, calls.tool_call_id
+)
+
+select
+    with_execution.*,
+    coalesce(first_authorising_sequence < execution_sequence, false) as authorised_before_execution,
+    coalesce(requires_confirmation, false) or covered_by_require_confirmation as confirmation_required,
+    coalesce(first_approval_sequence < execution_sequence, false) as approved_before_execution,
+    approved_arguments.approved_confirmations_with_arguments,
+    approved_arguments.approved_arguments_match,
+    case when executed then coalesce(first_result_at, last_side_effect_at) end as finished_at
+from with_execution
+left join approved_arguments using (trace_id, tool_call_id)

@@ -1,0 +1,91 @@
+{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+
+-- Per-trace evidence for the evaluation labels (eval.eval_trace_labels applies the thresholds).
+with calls as (
+    select * from {{ ref('int_tool_call_lifecycle') }}
+    where true {{ pending_traces_only() }}
+),
+
+wrong_tool as (
+    -- a call failed as not applicable and a different tool was called after it
+    select failed.trace_id,
+           arg_min(format('{} failed with {}; {} was called next', failed.tool_name, failed.error_type, later.tool_name),
+                   failed.request_sequence) as wrong_tool_reason
+    from calls as failed
+    join calls as later
+        on later.trace_id = failed.trace_id
+       and later.request_sequence > failed.request_sequence
+       and later.tool_name is distinct from failed.tool_name
+    where failed.result_status = 'error'
+      and failed.error_type in ({{ "'" ~ var('wrong_tool_error_types') | join("', '") ~ "'" }})
+    group by failed.trace_id
+),
+
+failed_validation as (
+    select trace_id,
+           arg_min(format('{} result failed validation ({})', tool_name, error_type), request_sequence) as reason
+    from calls
+    where result_status in ('error', 'timeout')
+      and error_type in ({{ "'" ~ var('bad_parameters_error_types') | join("', '") ~ "'" }})
+    group by trace_id
+),
+
+changed_retries as (
+    select retry.trace_id,
+           arg_min(format('{} was retried with changed arguments', retry.tool_name), retry.request_sequence) as reason
+    from calls as retry
+    join calls as original
+        on original.trace_id = retry.trace_id and original.tool_call_id = retry.retry_of
+    where not coalesce({{ json_equal('retry.arguments', 'original.arguments') }}, false)
+    group by retry.trace_id
+),
+
+repeated_calls as (
+    -- the same tool called more than once with the same arguments (exact JSON text)
+    select trace_id,
+           arg_max(format('{} called {} times with identical arguments', tool_name, repeats), repeats) as reason
+    from (
+        select trace_id, tool_name, arguments::varchar as arguments_text, count(*) as repeats
+        from calls
+        group by all
+        having count(*) > 1
+    )
+    group by trace_id
+),
+
+traces as (
+    select trace_id, intent, final_status, final_result_sequence, first_error_event_sequence, first_model_error_sequence
+    from {{ ref('int_trace_facts') }}
+    where true {{ pending_traces_only() }}
+),
+
+failures as (
+    select trace_id, min(first_result_sequence) as first_failed_sequence,
+           count(*) filter (where chain_position > 0) as retry_count,
+           count(*) as tool_call_count
+    from calls
+    where true
+    group by trace_id
+)
+
+select
+    traces.trace_id,
+    traces.intent,
+    coalesce(failures.tool_call_count, 0) as tool_call_count,
+    wrong_tool.wrong_tool_reason,
+    coalesce(failed_validation.reason, changed_retries.reason) as bad_parameters_reason,
+    repeated_calls.reason as repeated_calls_reason,
+    case when traces.final_status = 'success'
+          and least(traces.first_error_event_sequence, traces.first_model_error_sequence,
+                    failed_calls.first_failed_sequence) < traces.final_result_sequence
+         then 'an error or failed attempt was followed by a successful final result' end as recovered_reason
+from traces
+left join failures using (trace_id)
+left join (
+    select trace_id, min(first_result_sequence) as first_failed_sequence
+    from calls where result_status in ('error', 'timeout', 'denied') group by trace_id
+) as failed_calls using (trace_id)
+left join wrong_tool using (trace_id)
+left join failed_validation using (trace_id)
+left join changed_retries using (trace_id)
+left join repeated_calls using (trace_id)

@@ -1,0 +1,24 @@
+{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+
+-- One row per model call.
+select
+    event_id::varchar as event_id,
+    trace_id::varchar as trace_id,
+    tenant_id::varchar as tenant_id,
+    agent_name::varchar as agent_name,
+    agent_version::varchar as agent_version,
+    provider::varchar as provider,
+    model::varchar as model,
+    model_version::varchar as model_version,
+    purpose::varchar as purpose,
+    input_tokens::bigint as input_tokens,
+    output_tokens::bigint as output_tokens,
+    (coalesce(input_tokens, 0) + coalesce(output_tokens, 0))::bigint as total_tokens,
+    latency_ms::double as latency_ms,
+    finish_reason::varchar as finish_reason,
+    status::varchar as status,
+    error_type::varchar as error_type,
+    event_timestamp::timestamptz as called_at,
+    delivery_date::date as delivery_date
+from {{ ref('stg_trace__model_calls') }}
+where true {{ pending_traces_only() }}

@@ -1,0 +1,27 @@
+{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+
+-- One row per policy check, with the call it guarded and whether it came before that call ran.
+select
+    checks.event_id::varchar as event_id,
+    checks.check_id::varchar as check_id,
+    checks.trace_id::varchar as trace_id,
+    checks.tool_call_id::varchar as tool_call_id,
+    checks.tenant_id::varchar as tenant_id,
+    checks.agent_name::varchar as agent_name,
+    checks.agent_version::varchar as agent_version,
+    calls.tool_name::varchar as tool_name,
+    calls.access::varchar as access,
+    checks.policy::varchar as policy,
+    checks.permission::varchar as permission,
+    checks.principal::varchar as principal,
+    checks.decision::varchar as decision,
+    checks.reason::varchar as reason,
+    checks.sequence::bigint as sequence,
+    checks.event_timestamp::timestamptz as checked_at,
+    coalesce(calls.executed, false)::boolean as call_executed,
+    (calls.executed and checks.sequence < calls.execution_sequence)::boolean as before_execution,
+    checks.delivery_date::date as delivery_date
+from {{ ref('stg_trace__policy_checks') }} as checks
+left join {{ ref('int_tool_call_lifecycle') }} as calls
+    on calls.trace_id = checks.trace_id and calls.tool_call_id = checks.tool_call_id
+where true {{ pending_traces_only('checks.trace_id') }}

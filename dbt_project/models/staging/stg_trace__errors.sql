@@ -1,0 +1,10 @@
+-- One row per `error` event, payload fields as typed columns.
+select
+    event_id, trace_id, span_id, parent_span_id, sequence, event_timestamp,
+    tenant_id, user_id, session_id, agent_name, agent_version, delivery_date,
+    {{ payload_text('error_type') }} as error_type,
+    {{ payload_text('message') }} as message,
+    {{ payload_bool('recoverable') }} as recoverable,
+    {{ payload_text('tool_call_id') }} as tool_call_id
+from {{ ref('stg_trace__events') }}
+where event_type = 'error'

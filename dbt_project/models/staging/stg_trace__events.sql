@@ -1,0 +1,25 @@
+-- Every loaded event, typed. The per-event-type staging views build on this one.
+select
+    event_id,
+    event_type,
+    schema_version,
+    event_timestamp,
+    trace_id,
+    span_id,
+    parent_span_id,
+    sequence,
+    session_id,
+    tenant_id,
+    user_id,
+    agent_name,
+    agent_version,
+    payload,
+    attributes,
+    extra_fields,
+    source_format,
+    source_file,
+    line_number,
+    line_hash,
+    delivery_date,
+    ingested_at
+from {{ source('raw', 'trace_events') }}
