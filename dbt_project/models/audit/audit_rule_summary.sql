@@ -41,8 +41,8 @@ select
     grid.category,
     grid.severity,
     grid.key_column as unit,
-    grid.unit_count,
-    coalesce(breaches.breach_count, 0) as breach_count,
-    case when grid.unit_count > 0 then coalesce(breaches.breach_count, 0) / grid.unit_count end as breach_rate
+    grid.unit_count::bigint as unit_count,
+    coalesce(breaches.breach_count, 0)::bigint as breach_count,
+    case when grid.unit_count > 0 then coalesce(breaches.breach_count, 0) / grid.unit_count end::double as breach_rate
 from grid
 left join breaches using (activity_date, tenant_id, agent_name, agent_version, rule_id)

@@ -1,0 +1,6 @@
+{#- Latencies, token counts and durations are never negative (NULL is allowed). -#}
+{% test non_negative(model, column_name) %}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} < 0
+{% endtest %}
