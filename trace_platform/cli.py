@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import io
 import json
 import os
 import sys
@@ -137,10 +139,15 @@ def run(start: str, end: str | None, landing: Path | None, warehouse: Path | Non
     check_results = []
     for day in tqdm(days, desc="nightly job", unit="day", disable=not sys.stderr.isatty()):
         click.echo(f"running nightly_trace_job for {day} ...", err=True)
-        result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False,
-                                        run_config=quiet, tags={"trace_platform/launched_by": "cli"})
+        # dbt's own log lines go to the run's logs (visible in the UI), not to this terminal.
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured):
+            result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False,
+                                            run_config=quiet, tags={"trace_platform/launched_by": "cli"})
         check_results.append((day, result.get_asset_check_evaluations()))
         if not result.success:
+            tail = "\n".join(captured.getvalue().splitlines()[-25:])
+            click.echo(tail, err=True)
             _fail(f"run {result.run_id} for {day} failed: {_run_failure_message(result)}")
     click.echo(_summary_text(warehouse_path, days, _check_summary(check_results)))
 

@@ -10,8 +10,10 @@
 
 {#- SQL predicate (prefixed with AND) limiting a trace-scoped model to pending traces. -#}
 {% macro pending_traces_only(trace_column='trace_id') -%}
+    {#- ref() outside the condition, so dbt records the dependency at parse time -#}
+    {%- set changes = ref('int_trace_changes') -%}
     {%- if is_incremental() %}
-    and {{ trace_column }} in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
+    and {{ trace_column }} in (select trace_id from {{ changes }} where is_pending)
     {%- endif %}
 {%- endmacro %}
 

@@ -1,6 +1,5 @@
 """Ingestion assets: one delivery-day partition of landing files into the raw zone."""
 
-from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -59,6 +58,7 @@ def _columns(con, table: str) -> list[tuple[str, str]]:
     check_specs=[R9_CHECK],
     partitions_def=delivery_day_partitions,
     pool="duckdb_writer",
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
 def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: DuckDBResource):
     """Reads every *.jsonl / *.jsonl.gz of `<landing>/<day>/` in bulk and replaces the day's raw rows."""

@@ -1,6 +1,5 @@
 """The dbt project as partitioned Dagster assets, built with `dbt build` so tests become checks."""
 
-from __future__ import annotations
 
 import json
 from collections.abc import Iterator
@@ -48,6 +47,7 @@ def _with_row_counts(events: list, context: dg.AssetExecutionContext) -> Iterato
     dagster_dbt_translator=TraceDbtTranslator(),
     partitions_def=delivery_day_partitions,
     pool="duckdb_writer",
+    backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
 def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging, intermediate, marts, audit and eval models for one delivery day."""
