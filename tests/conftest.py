@@ -3,3 +3,14 @@ import os
 os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "true")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def audit_warehouse(tmp_path_factory):
+    """The warehouse built from the hand-written audit-rule cases (tests/test_audit_rules.py)."""
+    from test_audit_rules import build_rule_cases_warehouse
+
+    return build_rule_cases_warehouse(tmp_path_factory.mktemp("audit_rules"))

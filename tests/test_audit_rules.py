@@ -280,9 +280,8 @@ def _(t):
     _wrap(t, body)
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    root = tmp_path_factory.mktemp("audit_rules")
+def build_rule_cases_warehouse(root):
+    """All cases as one delivery day, ingested and built once."""
     events = []
     for name, (build, _) in CASES.items():
         trace = Trace(name, day=DAY)
@@ -291,6 +290,11 @@ def warehouse(tmp_path_factory):
     write_day(root / "landing", DAY, events)
     load_and_build(root / "warehouse.duckdb", root / "landing", [DAY])
     return root / "warehouse.duckdb"
+
+
+@pytest.fixture(scope="module")
+def warehouse(audit_warehouse):
+    return audit_warehouse
 
 
 def _breaches(warehouse, trace_id: str) -> set[tuple[str, str]]:
