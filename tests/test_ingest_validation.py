@@ -138,6 +138,15 @@ def test_duplicates_identical_and_reordered_are_dropped_conflicts_quarantined(la
     assert query(db, "SELECT source_file, line_number FROM raw.trace_events") == [(f"{DAY}/a.jsonl", 1)]
 
 
+def test_crafted_strings_cannot_make_a_conflict_look_like_a_duplicate(landing, db):
+    original = event("e1", payload={"a": "x\u001e$.payload.b=s:y"})
+    forged = event("e1", payload={"a": "x", "b": "y"})
+    write_lines(landing, DAY, "a.jsonl", [line(original), line(forged)])
+    report = ingest(db, landing, DAY)
+    assert (report.events_loaded, report.duplicates_dropped) == (1, 0)
+    assert reasons(db) == [(2, "conflict")]
+
+
 def json_spaced(obj) -> str:
     import json
 

@@ -28,16 +28,10 @@
 
 {#- A JSON value in canonical text form, so two values compare equal exactly when they are equal
     as JSON: object key order and whitespace are ignored, numbers compare by value (1 = 1.0),
-    array order matters. -#}
+    array order matters. canonical_json is a Python function registered on dbt's connections by
+    the dbt-duckdb plugin trace_platform.lib.dbt_duckdb_plugin (see profiles.yml). -#}
 {% macro json_canonical(expr) -%}
-    (select string_agg(
-        fullkey || '=' || case
-            when type in ('UBIGINT', 'BIGINT', 'DOUBLE') then 'n:' || atom::double::varchar
-            when type = 'VARCHAR' then 's:' || (atom ->> '$')
-            when type in ('OBJECT', 'ARRAY') then type
-            else type || ':' || coalesce(atom::varchar, '')
-        end, chr(30) order by fullkey)
-     from json_tree({{ expr }}))
+    canonical_json(({{ expr }})::varchar)
 {%- endmacro %}
 
 {#- JSON equality with a cheap exact-text fast path. -#}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from trace_platform.lib.duckdb_functions import register as register_functions
 from trace_platform.lib.landing import list_partition_files, parse_partition_key, partition_fingerprint
 from trace_platform.lib.line_segments import PreparedFile, prepare_files, repair_file
 from trace_platform.lib import settings
@@ -54,6 +55,7 @@ def prepare_session(con: duckdb.DuckDBPyConnection) -> None:
                             null_handling="special", side_effects=False)
     except duckdb.CatalogException:
         pass  # already registered on this connection
+    register_functions(con)
     con.execute(read_sql("macros.sql"))
 
 

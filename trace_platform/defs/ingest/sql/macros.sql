@@ -1,19 +1,6 @@
--- JSON value canonicalised for equality tests: key order and whitespace ignored, numbers
--- compared by value (1 = 1.0), arrays order-sensitive.
-CREATE OR REPLACE TEMP MACRO canonical_json(j) AS (
-    SELECT string_agg(
-        fullkey || '=' || CASE
-            WHEN type IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN 'n:' || atom::DOUBLE::VARCHAR
-            WHEN type = 'VARCHAR' THEN 's:' || (atom ->> '$')
-            WHEN type IN ('OBJECT', 'ARRAY') THEN type
-            ELSE type || ':' || coalesce(atom::VARCHAR, '')
-        END,
-        chr(30) ORDER BY fullkey)
-    FROM json_tree(j)
-);
-
 -- An event rebuilt from its typed columns, as compared between deliveries of one event_id.
 -- Timestamps compare as instants; unknown top-level fields are part of the content.
+-- canonical_json is a Python function (lib/duckdb_functions.py) registered by the loader.
 CREATE OR REPLACE TEMP MACRO event_content(schema_version, event_type, event_timestamp, trace_id, span_id,
         parent_span_id, sequence, session_id, tenant_id, user_id, agent_name, agent_version,
         payload, attributes, extra_fields) AS
@@ -23,7 +10,7 @@ CREATE OR REPLACE TEMP MACRO event_content(schema_version, event_type, event_tim
         'parent_span_id', parent_span_id, 'sequence', sequence, 'session_id', session_id,
         'tenant_id', tenant_id, 'user_id', user_id,
         'agent', json_object('name', agent_name, 'version', agent_version),
-        'payload', payload, 'attributes', attributes, 'extra', extra_fields));
+        'payload', payload, 'attributes', attributes, 'extra', extra_fields)::VARCHAR);
 
 -- Unknown top-level fields of an event line, kept verbatim as a JSON object (NULL when none).
 CREATE OR REPLACE TEMP MACRO extra_keys_of(line) AS list_filter(json_keys(line), key -> NOT list_contains([
