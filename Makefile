@@ -53,6 +53,7 @@ bench: install
 	$(VENV_BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 docs: install
+	@mkdir -p "$(dir $(TRACE_PLATFORM_WAREHOUSE))"
 	cd dbt_project && $(VENV_BIN)/dbt docs generate --profiles-dir . --quiet
 
 clean:
