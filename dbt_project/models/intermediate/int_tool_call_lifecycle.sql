@@ -86,6 +86,19 @@ requests as (
     group by trace_id, tool_call_id
 ),
 
+-- The chain's first attempt where it is another call (NULL for a first attempt), as a plain
+-- column so every join below is an equi-join (an inequality in a LEFT JOIN's condition makes
+-- DuckDB fall back to a nested loop: measured 66 s -> see docs/performance.md).
+calls_with_chain as (
+    select
+        calls.*,
+        coalesce(chains.chain_root_tool_call_id, calls.tool_call_id) as chain_root_tool_call_id,
+        coalesce(chains.chain_position, 0) as chain_position,
+        nullif(chains.chain_root_tool_call_id, calls.tool_call_id) as earlier_root_tool_call_id
+    from calls
+    left join chains using (trace_id, tool_call_id)
+),
+
 lifecycle as (
     select
         calls.trace_id,
@@ -97,8 +110,8 @@ lifecycle as (
         calls.tenant_id, calls.user_id, calls.session_id, calls.agent_name, calls.agent_version,
         calls.tool_name, calls.tool_version, calls.arguments, calls.access, calls.mode,
         calls.attempt, calls.retry_of, calls.requires_confirmation, calls.tool_call_event_count,
-        coalesce(chains.chain_root_tool_call_id, calls.tool_call_id) as chain_root_tool_call_id,
-        coalesce(chains.chain_position, 0) as chain_position,
+        calls.chain_root_tool_call_id,
+        calls.chain_position,
 
         coalesce(own_checks.check_count, 0) as own_check_count,
         coalesce(root_checks.check_count, 0) as root_check_count,
@@ -129,20 +142,17 @@ lifecycle as (
         side_effects.last_side_effect_at,
         coalesce(rollbacks.successful_rollback_count, 0) > 0 as rolled_back,
         rollbacks.rolled_back_at
-    from calls
-    left join chains using (trace_id, tool_call_id)
+    from calls_with_chain as calls
     left join checks as own_checks
         on own_checks.trace_id = calls.trace_id and own_checks.tool_call_id = calls.tool_call_id
     left join checks as root_checks
         on root_checks.trace_id = calls.trace_id
-       and root_checks.tool_call_id = chains.chain_root_tool_call_id
-       and chains.chain_root_tool_call_id <> calls.tool_call_id
+       and root_checks.tool_call_id = calls.earlier_root_tool_call_id
     left join responses as own_responses
         on own_responses.trace_id = calls.trace_id and own_responses.tool_call_id = calls.tool_call_id
     left join responses as root_responses
         on root_responses.trace_id = calls.trace_id
-       and root_responses.tool_call_id = chains.chain_root_tool_call_id
-       and chains.chain_root_tool_call_id <> calls.tool_call_id
+       and root_responses.tool_call_id = calls.earlier_root_tool_call_id
     left join requests as own_requests
         on own_requests.trace_id = calls.trace_id and own_requests.tool_call_id = calls.tool_call_id
     left join results
@@ -161,23 +171,33 @@ with_execution as (
     from lifecycle
 ),
 
+-- The calls whose execution a confirmation can cover: its own, and its chain's first attempt's
+-- (two equi-join keys rather than an IN-list join, which DuckDB would run as a nested loop).
+coverage as (
+    select trace_id, tool_call_id, tool_call_id as covering_tool_call_id, execution_sequence, arguments
+    from with_execution where executed
+    union all
+    select trace_id, tool_call_id, chain_root_tool_call_id, execution_sequence, arguments
+    from with_execution where executed and chain_root_tool_call_id <> tool_call_id
+),
+
 -- R10: the arguments shown in each approved confirmation that covers the execution.
 approved_arguments as (
     select
-        calls.trace_id,
-        calls.tool_call_id,
+        coverage.trace_id,
+        coverage.tool_call_id,
         count(*) as approved_confirmations_with_arguments,
-        bool_and(coalesce({{ json_equal('confirmations.arguments_shown', 'calls.arguments') }}, false))
+        bool_and(coalesce({{ json_equal('confirmations.arguments_shown', 'coverage.arguments') }}, false))
             as approved_arguments_match
-    from with_execution as calls
+    from coverage
     join {{ ref('int_confirmations') }} as confirmations
-        on confirmations.trace_id = calls.trace_id
-       and confirmations.tool_call_id in (calls.tool_call_id, calls.chain_root_tool_call_id)
+        on confirmations.trace_id = coverage.trace_id
+       and confirmations.tool_call_id = coverage.covering_tool_call_id
        and confirmations.decision = 'approved'
-       and confirmations.response_sequence < calls.execution_sequence
+       and confirmations.response_sequence < coverage.execution_sequence
        and confirmations.arguments_shown is not null
-    where calls.executed {{ pending_traces_only('confirmations.trace_id') }}
-    group by calls.trace_id, calls.tool_call_id
+    where true {{ pending_traces_only('confirmations.trace_id') }}
+    group by coverage.trace_id, coverage.tool_call_id
 )
 
 select
