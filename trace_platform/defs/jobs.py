@@ -2,15 +2,23 @@
 
 import dagster as dg
 
-from trace_platform.defs.partitions import delivery_day_partitions
+from trace_platform.defs.quality.check_results import record_check_results_hook
+from trace_platform.defs.quality.freshness import marts_freshness_checks
 
 # Every step writes (or reads right after writing) the single-writer DuckDB file: run the steps
 # strictly one at a time in one process. Runs themselves are serialised by the run queue.
+#
+# Step order within a run: ingestion (with its blocking R9 check) -> raw-zone checks (the schema
+# contract blocks dbt) -> dbt build (dbt tests are checks) -> audit-rule and GX checks ->
+# audit/check_results (lowest priority, so it runs after every check). The hook records each
+# step's check evaluations in audit.check_results, also for steps that fail.
+# The freshness checks are about the schedule, not about a partition: they run in their own job.
 nightly_trace_job = dg.define_asset_job(
     name="nightly_trace_job",
-    selection=dg.AssetSelection.all(),
-    partitions_def=delivery_day_partitions,
+    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(marts_freshness_checks),
+    # partitioned by delivery day: inferred from the selected assets
     executor_def=dg.in_process_executor,
+    hooks={record_check_results_hook},
     tags={"trace_platform/writes": "warehouse"},
     description="Ingest one delivery day, build every dbt model and run every check.",
 )

@@ -14,28 +14,53 @@ from trace_platform.defs.transform.translator import TraceDbtTranslator
 from trace_platform.lib import settings
 from trace_platform.lib.warehouse_lock import warehouse_write_lock
 
+# Per-partition row counts for the models that carry the partition (delivery day) in a column.
+PARTITION_COLUMNS = ("delivery_date", "last_delivery_date")
 
-def _with_row_counts(events: list, context: dg.AssetExecutionContext) -> Iterator:
-    """Adds `dagster/row_count` to each model's output once dbt has released the warehouse."""
-    outputs = [e for e in events if isinstance(e, dg.Output)]
-    counts: dict[str, int] = {}
-    if outputs:
-        con = duckdb.connect(str(settings.warehouse_path()), read_only=True)
+
+def table_metadata(con: duckdb.DuckDBPyConnection, keys: dict[str, dg.AssetKey], partition: str | None) -> dict:
+    """Row count, per-partition row count and column schema of each model, from information_schema.
+
+    Runs once dbt has exited (DuckDB's single writer), on a read-only connection: dagster-dbt's
+    fetch_column_metadata cannot be used, it would open the warehouse while dbt holds it.
+    """
+    wanted = {(k.path[0], k.path[1]): name for name, k in keys.items() if len(k.path) == 2}
+    columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, table, column, data_type in con.execute(
+            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema IN (SELECT unnest(?)) ORDER BY table_schema, table_name, ordinal_position",
+            [sorted({s for s, _ in wanted})]).fetchall():
+        if (schema, table) in wanted:
+            columns.setdefault((schema, table), []).append((column, data_type))
+    metadata: dict[str, dict] = {}
+    for (schema, table), output_name in wanted.items():
+        if (schema, table) not in columns:
+            continue  # e.g. an ephemeral model: nothing to describe
+        entry: dict = {"dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, data_type) for name, data_type in columns[(schema, table)]])}
+        names = {name for name, _ in columns[(schema, table)]}
+        partition_column = next((c for c in PARTITION_COLUMNS if c in names), None)
         try:
-            for event in outputs:
-                key = context.asset_key_for_output(event.output_name)
-                if len(key.path) == 2:
-                    try:
-                        counts[event.output_name] = con.execute(
-                            f'SELECT count(*) FROM "{key.path[0]}"."{key.path[1]}"').fetchone()[0]
-                    except duckdb.Error:
-                        pass  # e.g. an ephemeral model: nothing to count
-        finally:
-            con.close()
+            if partition_column and partition:
+                total, in_partition = con.execute(
+                    f'SELECT count(*), count(*) FILTER (WHERE "{partition_column}" = ?::DATE) '
+                    f'FROM "{schema}"."{table}"', [partition]).fetchone()
+                entry["partition_rows"] = in_partition
+                entry["partition_column"] = partition_column
+            else:
+                total = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+        except duckdb.Error:
+            continue
+        entry["dagster/row_count"] = total
+        metadata[output_name] = entry
+    return metadata
+
+
+def _with_table_metadata(events: list, metadata: dict[str, dict]) -> Iterator:
     for event in events:
-        if isinstance(event, dg.Output) and event.output_name in counts:
+        if isinstance(event, dg.Output) and event.output_name in metadata:
             yield dg.Output(event.value, output_name=event.output_name,
-                            metadata={**event.metadata, "dagster/row_count": counts[event.output_name]},
+                            metadata={**event.metadata, **metadata[event.output_name]},
                             data_version=event.data_version, tags=event.tags)
         else:
             yield event
@@ -52,10 +77,21 @@ def _with_row_counts(events: list, context: dg.AssetExecutionContext) -> Iterato
 def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging, intermediate, marts, audit and eval models for one delivery day."""
     dbt_vars = {"delivery_date": context.partition_key}
-    with warehouse_write_lock(settings.warehouse_path()):
+    warehouse = settings.warehouse_path()
+    with warehouse_write_lock(warehouse):
         invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False)
         events = list(invocation.stream())
-    yield from _with_row_counts(events, context)
+        # dbt has exited; still under the lock, describe what it built.
+        outputs = {e.output_name: context.asset_key_for_output(e.output_name)
+                   for e in events if isinstance(e, dg.Output)}
+        metadata: dict[str, dict] = {}
+        if outputs:
+            con = duckdb.connect(str(warehouse), read_only=True)
+            try:
+                metadata = table_metadata(con, outputs, context.partition_key)
+            finally:
+                con.close()
+    yield from _with_table_metadata(events, metadata)
     if not invocation.is_successful():
         raise dg.Failure(description="dbt build failed; see the step logs and failed checks.",
                          metadata={"dbt_command": " ".join(invocation.process.args)})
