@@ -17,6 +17,42 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- The same, for reads of the staging views: also limits the scan to the delivery days that hold
+    the pending traces' events, as constants, so DuckDB skips every other day's row groups of
+    raw.trace_events. Without it each day would rescan all of history. -#}
+{% macro pending_trace_events_only(trace_column='trace_id', delivery_column='delivery_date') -%}
+    {{ pending_traces_only(trace_column) }}
+    {%- if is_incremental() %}
+    and {{ delivery_column }} in ({{ delivery_dates_sql(pending_delivery_dates()) }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- Every delivery day between the first and the last of some pending trace. -#}
+{% macro pending_delivery_dates() -%}
+    {%- set changes = ref('int_trace_changes') -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set dates_query -%}
+        select distinct unnest(generate_series(first_delivery_date, last_delivery_date, interval 1 day))::date
+        from {{ changes }}
+        where is_pending and event_count > 0
+        order by 1
+    {%- endset -%}
+    {{ return(run_query(dates_query).columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- A SQL list of DATE literals; a never-true one when empty. -#}
+{% macro delivery_dates_sql(dates) -%}
+    {%- if dates | length == 0 -%}
+    null::date
+    {%- else -%}
+    {%- for day in dates -%}
+    date '{{ day }}'{{ ", " if not loop.last }}
+    {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro delete_pending_traces() -%}
     {%- if is_incremental() -%}
     delete from {{ this }}

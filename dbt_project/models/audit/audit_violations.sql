@@ -64,7 +64,7 @@ breaches as (
     left join calls
         on calls.trace_id = side_effects.trace_id and calls.tool_call_id = side_effects.tool_call_id
     where not coalesce(calls.executed and calls.access = 'state_changing', false)
-        {{ pending_traces_only('side_effects.trace_id') }}
+        {{ pending_trace_events_only('side_effects.trace_id', 'side_effects.delivery_date') }}
     group by side_effects.trace_id, side_effects.tool_call_id,
              -- a side effect without any tool_call_id is its own breach
              case when side_effects.tool_call_id is null then side_effects.event_id end
@@ -85,7 +85,7 @@ breaches as (
                             case when nullif(trim(model_version), '') is null then 'model_version' end))
     from {{ ref('stg_trace__model_calls') }}
     where (nullif(trim(model), '') is null or nullif(trim(model_version), '') is null)
-        {{ pending_traces_only() }}
+        {{ pending_trace_events_only() }}
 
     union all
     select 'R10', trace_id, tool_call_id, request_event_id, finished_at,

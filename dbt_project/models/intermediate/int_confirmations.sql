@@ -5,14 +5,14 @@
 with requests as (
     select *
     from {{ ref('stg_trace__confirmation_requests') }}
-    where confirmation_id is not null {{ pending_traces_only() }}
+    where confirmation_id is not null {{ pending_trace_events_only() }}
     qualify row_number() over (partition by trace_id, confirmation_id order by sequence, event_id) = 1
 ),
 
 responses as (
     select *
     from {{ ref('stg_trace__confirmation_responses') }}
-    where confirmation_id is not null {{ pending_traces_only() }}
+    where confirmation_id is not null {{ pending_trace_events_only() }}
     qualify row_number() over (partition by trace_id, confirmation_id order by sequence, event_id) = 1
 )
 

@@ -7,7 +7,7 @@
 with recursive calls as (
     select trace_id, tool_call_id, retry_of
     from {{ ref('stg_trace__tool_calls') }}
-    where tool_call_id is not null {{ pending_traces_only() }}
+    where tool_call_id is not null {{ pending_trace_events_only() }}
     qualify row_number() over (partition by trace_id, tool_call_id order by sequence, event_id) = 1
 ),
 

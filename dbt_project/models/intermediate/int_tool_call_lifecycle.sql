@@ -10,7 +10,7 @@
 with calls as (
     select *, count(*) over (partition by trace_id, tool_call_id) as tool_call_event_count
     from {{ ref('stg_trace__tool_calls') }}
-    where tool_call_id is not null {{ pending_traces_only() }}
+    where tool_call_id is not null {{ pending_trace_events_only() }}
     qualify row_number() over (partition by trace_id, tool_call_id order by sequence, event_id) = 1
 ),
 
@@ -28,7 +28,7 @@ checks as (
         bool_or(decision = 'allow') as has_allow,
         min(sequence) filter (where decision in ('allow', 'require_confirmation')) as first_authorising_sequence
     from {{ ref('stg_trace__policy_checks') }}
-    where tool_call_id is not null {{ pending_traces_only() }}
+    where tool_call_id is not null {{ pending_trace_events_only() }}
     group by trace_id, tool_call_id
 ),
 
@@ -44,7 +44,7 @@ results as (
         arg_min(latency_ms, sequence) as latency_ms,
         min(event_timestamp) as first_result_at
     from {{ ref('stg_trace__tool_results') }}
-    where tool_call_id is not null {{ pending_traces_only() }}
+    where tool_call_id is not null {{ pending_trace_events_only() }}
     group by trace_id, tool_call_id
 ),
 
@@ -56,7 +56,7 @@ side_effects as (
         min(sequence) as first_side_effect_sequence,
         max(event_timestamp) as last_side_effect_at
     from {{ ref('stg_trace__side_effects') }}
-    where tool_call_id is not null {{ pending_traces_only() }}
+    where tool_call_id is not null {{ pending_trace_events_only() }}
     group by trace_id, tool_call_id
 ),
 
@@ -65,7 +65,7 @@ rollbacks as (
            count(*) filter (where status = 'ok') as successful_rollback_count,
            max(event_timestamp) filter (where status = 'ok') as rolled_back_at
     from {{ ref('stg_trace__rollbacks') }}
-    where tool_call_id is not null {{ pending_traces_only() }}
+    where tool_call_id is not null {{ pending_trace_events_only() }}
     group by trace_id, tool_call_id
 ),
 
@@ -75,14 +75,14 @@ responses as (
            min(sequence) filter (where decision = 'approved') as first_approval_sequence,
            arg_max(decision, sequence) as last_confirmation_decision
     from {{ ref('stg_trace__confirmation_responses') }}
-    where tool_call_id is not null {{ pending_traces_only() }}
+    where tool_call_id is not null {{ pending_trace_events_only() }}
     group by trace_id, tool_call_id
 ),
 
 requests as (
     select trace_id, tool_call_id, count(*) as confirmation_request_count
     from {{ ref('stg_trace__confirmation_requests') }}
-    where tool_call_id is not null {{ pending_traces_only() }}
+    where tool_call_id is not null {{ pending_trace_events_only() }}
     group by trace_id, tool_call_id
 ),
 

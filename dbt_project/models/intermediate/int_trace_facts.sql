@@ -4,7 +4,7 @@
 with events as (
     select *
     from {{ ref('stg_trace__events') }}
-    where true {{ pending_traces_only() }}
+    where true {{ pending_trace_events_only() }}
 ),
 
 spans as (
@@ -57,7 +57,7 @@ requests as (
     select trace_id, arg_min(request_text, sequence) as request_text, arg_min(intent, sequence) as intent,
            arg_min(channel, sequence) as channel
     from {{ ref('stg_trace__user_requests') }}
-    where true {{ pending_traces_only() }}
+    where true {{ pending_trace_events_only() }}
     group by trace_id
 ),
 
@@ -65,14 +65,14 @@ finals as (
     select trace_id, arg_max(status, sequence) as final_status, arg_max(output_text, sequence) as final_output,
            max(event_timestamp) as final_result_at, max(sequence) as final_result_sequence
     from {{ ref('stg_trace__final_results') }}
-    where true {{ pending_traces_only() }}
+    where true {{ pending_trace_events_only() }}
     group by trace_id
 ),
 
 plans as (
     select trace_id, max(step_count) as planned_step_count
     from {{ ref('stg_trace__plans') }}
-    where true {{ pending_traces_only() }}
+    where true {{ pending_trace_events_only() }}
     group by trace_id
 ),
 
@@ -84,7 +84,7 @@ models as (
            sum(coalesce(input_tokens, 0)) as input_tokens,
            sum(coalesce(output_tokens, 0)) as output_tokens
     from {{ ref('stg_trace__model_calls') }}
-    where true {{ pending_traces_only() }}
+    where true {{ pending_trace_events_only() }}
     group by trace_id
 ),
 
@@ -92,7 +92,7 @@ feedback as (
     -- the latest rating given wins
     select trace_id, arg_max(rating, event_timestamp) as feedback_rating, count(*) as feedback_count
     from {{ ref('stg_trace__feedback') }}
-    where true {{ pending_traces_only() }}
+    where true {{ pending_trace_events_only() }}
     group by trace_id
 )
 

@@ -21,4 +21,4 @@ select
     event_timestamp::timestamptz as called_at,
     delivery_date::date as delivery_date
 from {{ ref('stg_trace__model_calls') }}
-where true {{ pending_traces_only() }}
+where true {{ pending_trace_events_only() }}

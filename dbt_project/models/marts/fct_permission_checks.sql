@@ -24,4 +24,4 @@ select
 from {{ ref('stg_trace__policy_checks') }} as checks
 left join {{ ref('int_tool_call_lifecycle') }} as calls
     on calls.trace_id = checks.trace_id and calls.tool_call_id = checks.tool_call_id
-where true {{ pending_traces_only('checks.trace_id') }}
+where true {{ pending_trace_events_only('checks.trace_id', 'checks.delivery_date') }}

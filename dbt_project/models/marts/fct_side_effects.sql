@@ -7,7 +7,7 @@ with rollbacks as (
            min(event_timestamp) filter (where status = 'ok') as rolled_back_at,
            arg_max(status, sequence) as last_rollback_status
     from {{ ref('stg_trace__rollbacks') }}
-    where true {{ pending_traces_only() }}
+    where true {{ pending_trace_events_only() }}
     group by all
 )
 
@@ -38,4 +38,4 @@ left join rollbacks
    and rollbacks.resource_id is not distinct from effects.resource_id
 left join {{ ref('int_tool_call_lifecycle') }} as calls
     on calls.trace_id = effects.trace_id and calls.tool_call_id = effects.tool_call_id
-where true {{ pending_traces_only('effects.trace_id') }}
+where true {{ pending_trace_events_only('effects.trace_id', 'effects.delivery_date') }}

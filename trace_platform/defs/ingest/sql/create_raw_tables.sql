@@ -55,3 +55,14 @@ CREATE TABLE IF NOT EXISTS raw.ingest_files (
     load_id            VARCHAR NOT NULL,
     loaded_at          TIMESTAMPTZ NOT NULL
 );
+
+-- Which traces each publish changed, so the warehouse models rebuild only those traces instead of
+-- fingerprinting all of history (see dbt_project/models/intermediate/int_trace_changes.sql).
+-- delivery_date is the partition whose rows of that trace were inserted or deleted.
+CREATE TABLE IF NOT EXISTS raw.trace_change_log (
+    change_seq       BIGINT NOT NULL,       -- one value per publish, increasing
+    trace_id         VARCHAR NOT NULL,
+    delivery_date    DATE NOT NULL,
+    load_id          VARCHAR NOT NULL,
+    logged_at        TIMESTAMPTZ NOT NULL
+);

@@ -1,6 +1,26 @@
 -- Replaces one partition's rows in the raw zone. Run inside one transaction by the loader, so
 -- readers never see a half-loaded partition. Parameters: $partition, $load_id, $ingested_at.
 
+-- Log the traces this publish touches: those of the rows it replaces, of the rows it inserts, and
+-- of the copies in other partitions it demotes. dbt rebuilds exactly these traces.
+INSERT INTO raw.trace_change_log
+WITH this_publish AS (
+    SELECT coalesce(max(change_seq), 0) + 1 AS change_seq FROM raw.trace_change_log
+),
+touched AS (
+    SELECT trace_id, delivery_date FROM raw.trace_events WHERE delivery_date = $partition::DATE
+    UNION
+    SELECT trace_id, $partition::DATE FROM ingest_work.lines WHERE line_status = 'valid'
+    UNION
+    SELECT e.trace_id, e.delivery_date
+    FROM raw.trace_events AS e
+    JOIN ingest_losers AS lo
+      ON NOT lo.is_new AND e.delivery_date = lo.delivery_date
+     AND e.source_file = lo.source_file AND e.line_number = lo.line_number
+)
+SELECT this_publish.change_seq, touched.trace_id, touched.delivery_date, $load_id, $ingested_at::TIMESTAMPTZ
+FROM touched, this_publish;
+
 DELETE FROM raw.trace_events WHERE delivery_date = $partition::DATE;
 DELETE FROM raw.quarantine WHERE delivery_date = $partition::DATE;
 DELETE FROM raw.ingest_files WHERE delivery_date = $partition::DATE;
