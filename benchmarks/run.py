@@ -81,11 +81,11 @@ def _tree_rss_bytes(root_pid: int) -> int:
     return total
 
 
-def measure(command: list[str], env: dict | None = None) -> dict:
+def measure(command: list[str], env: dict | None = None, stream_stderr: bool = False) -> dict:
     """Runs a command, sampling its process tree's memory every 50 ms; fails loudly on error."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=None if stream_stderr else subprocess.PIPE, text=True)
     peak = 0
     done = threading.Event()
 
@@ -102,7 +102,7 @@ def measure(command: list[str], env: dict | None = None) -> dict:
     sampler.join()
     seconds = time.perf_counter() - started
     if process.returncode != 0:
-        raise SystemExit(f"benchmark step failed: {' '.join(command)}\n{stdout[-3000:]}\n{stderr[-3000:]}")
+        raise SystemExit(f"benchmark step failed: {' '.join(command)}\n{stdout[-3000:]}\n{(stderr or '')[-3000:]}")
     return {"seconds": seconds, "peak_rss_bytes": peak, "stdout": stdout}
 
 
@@ -169,6 +169,38 @@ from trace_platform.defs.ingest.loader import ingest_partition
 con = duckdb.connect(sys.argv[2], config={'threads': int(sys.argv[4]), 'memory_limit': sys.argv[5]})
 report = ingest_partition(con, Path(sys.argv[1]), sys.argv[3])
 print(report.events_loaded)
+"""
+
+
+# History is loaded the way the nightly job loads a day (ingestion, then an incremental dbt build)
+# but without Dagster's per-run overhead and checks, which the measured steps do include. Prints
+# one JSON line per day, so the scaling of a day's cost with history is visible.
+HISTORY = """
+import duckdb, json, os, subprocess, sys, time
+from pathlib import Path
+from trace_platform.defs.ingest.loader import ingest_partition
+landing, warehouse, target, threads, memory = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+dbt = str(Path(sys.executable).parent / 'dbt')
+root = Path(sys.argv[6])
+for day in sys.argv[7:]:
+    started = time.perf_counter()
+    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory})
+    report = ingest_partition(con, landing, day)
+    con.close()
+    ingested = time.perf_counter()
+    subprocess.run([dbt, 'build', '--quiet', '--project-dir', str(root / 'dbt_project'),
+                    '--profiles-dir', str(root / 'dbt_project'), '--target-path', target,
+                    '--vars', json.dumps({'delivery_date': day})],
+                   env={**os.environ, 'TRACE_PLATFORM_WAREHOUSE': warehouse}, check=True)
+    built = time.perf_counter()
+    results = json.loads((Path(target) / 'run_results.json').read_text())['results']
+    slowest = sorted(((r['unique_id'].split('.')[-1], round(r['execution_time'], 2)) for r in results),
+                     key=lambda item: -item[1])[:5]
+    print(json.dumps({'day': day, 'events_loaded': report.events_loaded,
+                      'ingest_seconds': round(ingested - started, 2), 'dbt_seconds': round(built - ingested, 2),
+                      'slowest': slowest}), flush=True)
+    print(f'{day}: ingest {ingested - started:.1f} s, dbt build {built - ingested:.1f} s, slowest {slowest[:3]}',
+          file=sys.stderr, flush=True)
 """
 
 
@@ -285,9 +317,13 @@ def main(argv: list[str] | None = None) -> None:
     if history_days:
         history_wh, history_home = fresh(work / "history.duckdb"), fresh(work / "home_history")
         print(f"loading {history_days} days of history ...", file=sys.stderr, flush=True)
-        history = nightly(landing, history_wh, history_home, day(1), day(history_days))
-        rows.append(row(f"   history: nightly job for days 1-{history_days}", history,
+        history = measure(with_args(HISTORY, str(landing), str(history_wh), str(work / "dbt_history"), threads,
+                                    memory, str(ROOT), *(day(n) for n in range(1, history_days + 1))),
+                          stream_stderr=True)
+        rows.append(row(f"   history: ingest + dbt build, days 1-{history_days}", history,
                         sum(day_events(manifest, day(n)) for n in range(1, history_days + 1)), None))
+        results["history_per_day"] = [json.loads(line) for line in history["stdout"].splitlines()
+                                   if line.startswith("{")]
         incremental = nightly(landing, history_wh, history_home, target_day)
         incremental_row = row(f"4. nightly job for day {history_days + 1} on {history_days} days", incremental,
                               events, base_s, "<= 1.3 x step 3")

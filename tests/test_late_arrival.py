@@ -92,3 +92,81 @@ def test_rerunning_a_partition_changes_nothing(tmp_path, landing):
     assert _digest(warehouse) == before
     pending = rows(warehouse, "select count(*) from intermediate.int_trace_changes where is_pending")
     assert pending == [(0,)]
+
+
+DAY3 = "2026-11-22"
+
+
+def _three_day_trace() -> tuple[list[list[dict]], Trace]:
+    spread = Trace("spread", day=DAY1)
+    spread.request()
+    spread.call("spread.c", requires_confirmation=True)
+    spread.check("spread.c")
+    spread.confirm("spread.c")
+    spread.result("spread.c")
+    spread.side_effect("spread.c")
+    spread.final()
+    events = spread.events
+    return [events[:2], events[2:5], events[5:]], spread
+
+
+def test_redelivered_middle_day_rebuilds_the_traces_it_touches(tmp_path):
+    """Day 2 is delivered again without the trace's events: only the change log tells the models
+    which trace to rebuild (days 1 and 3 are not reloaded). The result must equal a fresh build
+    of the final landing folder."""
+    (first, middle, last), _ = _three_day_trace()
+    other = Trace("bystander", day=DAY2)
+    other.request()
+    other.final()
+
+    landing = tmp_path / "landing"
+    write_day(landing, DAY1, first)
+    write_day(landing, DAY2, middle + other.events)
+    write_day(landing, DAY3, last)
+    incremental = tmp_path / "incremental.duckdb"
+    load_and_build(incremental, landing, [DAY1, DAY2, DAY3])
+    assert rows(incremental, "select rule_id from audit.audit_violations where trace_id = 'spread'") == []
+
+    (landing / DAY2 / "events.jsonl").unlink()
+    write_day(landing, DAY2, other.events)  # re-delivery: the spread trace's middle events are gone
+    load_and_build(incremental, landing, [DAY2])
+
+    fresh = tmp_path / "fresh.duckdb"
+    load_and_build(fresh, landing, [DAY1, DAY2, DAY3])
+    assert _digest(incremental) == _digest(fresh)
+    # the trace lost its policy check and confirmation: the rebuilt facts show it
+    assert rows(incremental, "select count(*) from audit.audit_violations where trace_id = 'spread'")[0][0] > 0
+    changes = rows(incremental, "select first_delivery_date::varchar, last_delivery_date::varchar, event_count "
+                                "from intermediate.int_trace_changes where trace_id = 'spread'")
+    assert changes == [(DAY1, DAY3, len(first) + len(last))]
+
+
+def test_a_new_day_reads_only_the_days_its_traces_span(tmp_path):
+    """The incremental build's staging reads are limited to the pending traces' delivery days."""
+    landing = tmp_path / "landing"
+    for n, day in enumerate([DAY1, DAY2, DAY3]):
+        trace = Trace(f"day{n}", day=day)
+        trace.request()
+        trace.final()
+        write_day(landing, day, trace.events)
+    (first, middle, _), _ = _three_day_trace()
+    write_day(landing, DAY1, first)
+    write_day(landing, DAY3, middle)  # a trace that started on day 1 continues on day 3
+    warehouse = tmp_path / "warehouse.duckdb"
+    load_and_build(warehouse, landing, [DAY1, DAY2, DAY3])
+
+    compiled = (tmp_path / "dbt_target" / "compiled" / "trace_platform" / "models" / "intermediate"
+                / "int_trace_facts.sql").read_text()
+    # day 3's traces span days 1 and 3 (the spread trace) and 3 (its own): day 2 is never read
+    assert "date '2026-11-22'" in compiled and "date '2026-11-20'" in compiled
+    assert "date '2026-11-21'" in compiled  # a range: the spread trace's days 1..3
+    only_new = Trace("day3-only", day=DAY3)
+    only_new.request()
+    only_new.final()
+    write_day(landing, DAY3, only_new.events, name="more.jsonl")
+    load_and_build(warehouse, landing, [DAY3])
+    compiled = (tmp_path / "dbt_target" / "compiled" / "trace_platform" / "models" / "intermediate"
+                / "int_trace_facts.sql").read_text()
+    # only the new trace changed (the others' fingerprints are the same): day 3 alone is read
+    assert "date '2026-11-22'" in compiled
+    assert "date '2026-11-20'" not in compiled and "date '2026-11-21'" not in compiled
