@@ -24,6 +24,9 @@ select
     confirmations.request_event_id::varchar as request_event_id,
     confirmations.response_event_id::varchar as response_event_id
 from {{ ref('int_confirmations') }} as confirmations
-left join {{ ref('int_tool_call_lifecycle') }} as calls
+left join (
+    select * from {{ ref('int_tool_call_lifecycle') }}
+    where true {{ pending_traces_only() }}
+) as calls
     on calls.trace_id = confirmations.trace_id and calls.tool_call_id = confirmations.tool_call_id
 where true {{ pending_traces_only('confirmations.trace_id') }}

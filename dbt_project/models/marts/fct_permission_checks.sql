@@ -22,6 +22,9 @@ select
     (calls.executed and checks.sequence < calls.execution_sequence)::boolean as before_execution,
     checks.delivery_date::date as delivery_date
 from {{ ref('stg_trace__policy_checks') }} as checks
-left join {{ ref('int_tool_call_lifecycle') }} as calls
+left join (
+    select * from {{ ref('int_tool_call_lifecycle') }}
+    where true {{ pending_traces_only() }}
+) as calls
     on calls.trace_id = checks.trace_id and calls.tool_call_id = checks.tool_call_id
 where true {{ pending_trace_events_only('checks.trace_id', 'checks.delivery_date') }}

@@ -36,6 +36,9 @@ left join rollbacks
    and rollbacks.tool_call_id is not distinct from effects.tool_call_id
    and rollbacks.resource_type is not distinct from effects.resource_type
    and rollbacks.resource_id is not distinct from effects.resource_id
-left join {{ ref('int_tool_call_lifecycle') }} as calls
+left join (
+    select * from {{ ref('int_tool_call_lifecycle') }}
+    where true {{ pending_traces_only() }}
+) as calls
     on calls.trace_id = effects.trace_id and calls.tool_call_id = effects.tool_call_id
 where true {{ pending_trace_events_only('effects.trace_id', 'effects.delivery_date') }}

@@ -1,0 +1,50 @@
+{#- Nightly test scope.
+
+    In the nightly build (var delivery_date set) a generic test looks only at what that build
+    could have changed, so its cost does not grow with history:
+      - raw.trace_events and the staging views: the delivery day being built;
+      - trace-scoped models: the traces rebuilt in this run (pending in int_trace_changes; the
+        flags are cleared by on-run-end, after the tests). Keys made of trace_id and a per-trace
+        id are therefore still checked completely for every trace that changed;
+      - every other model (dims, summaries, seeds): the whole table.
+    Without the var (`dbt build` or `dbt test` by hand) every test covers all of history.
+    dbt_project.yml sets `where: __nightly_scope__` on all data tests; a test's own `where`
+    replaces it. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where == '__nightly_scope__' -%}
+        {%- set where = nightly_test_scope() -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- else -%}
+        {{ return(relation) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro nightly_test_scope() -%}
+    {%- set day = var('delivery_date', none) -%}
+    {%- if day is none or not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', day | string) -%}
+        {{ exceptions.raise_compiler_error("var delivery_date must be YYYY-MM-DD, got " ~ (day | string)[:40]) }}
+    {%- endif -%}
+    {%- set tested = graph.nodes.get(model.attached_node) or graph.sources.get(model.attached_node) -%}
+    {%- if tested is none -%}
+        {{ return('') }}
+    {%- elif tested.resource_type == 'source' and tested.name == 'trace_events' -%}
+        {{ return("delivery_date = date '" ~ day ~ "'") }}
+    {%- elif tested.resource_type == 'model' and tested.name.startswith('stg_trace__') -%}
+        {{ return("delivery_date = date '" ~ day ~ "'") }}
+    {%- elif tested.resource_type == 'model' and 'trace_scoped' in tested.tags -%}
+        {%- set changes = adapter.get_relation(database=target.database, schema='intermediate',
+                                               identifier='int_trace_changes') -%}
+        {{ return("trace_id in (select trace_id from " ~ changes ~ " where is_pending)") }}
+    {%- else -%}
+        {{ return('') }}
+    {%- endif -%}
+{%- endmacro %}
