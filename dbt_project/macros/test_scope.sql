@@ -33,7 +33,9 @@
     {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', day | string) -%}
         {{ exceptions.raise_compiler_error("var delivery_date must be YYYY-MM-DD, got " ~ (day | string)[:40]) }}
     {%- endif -%}
-    {%- set tested = graph.nodes.get(model.attached_node) or graph.sources.get(model.attached_node) -%}
+    {#- a model's test names it in attached_node; a source's test only in depends_on -#}
+    {%- set tested_id = model.attached_node or (model.depends_on.nodes | first) -%}
+    {%- set tested = graph.nodes.get(tested_id) or graph.sources.get(tested_id) -%}
     {%- if tested is none -%}
         {{ return('') }}
     {%- elif tested.resource_type == 'source' and tested.name == 'trace_events' -%}
