@@ -13,6 +13,7 @@ RULE_CHECKS = {
     "marts/fct_side_effects": {"r6_honest_access"},
     "marts/fct_model_calls": {"r8_model_identity"},
     "raw/ingest_files": {"r9_line_accounting"},
+    "raw/trace_change_log": {"change_log_covers_partition"},
 }
 OTHER_CHECKS = {
     "raw/trace_events": {"schema_contract", "schema_drift"},

@@ -1,4 +1,10 @@
-"""Discovering the files of one delivery-day partition in the landing folder."""
+"""Discovering the files of one delivery-day partition in the landing folder.
+
+Two sources land per delivery day, and one partition holds both:
+
+    <landing>/<YYYY-MM-DD>/*.jsonl[.gz]             native v1 events (docs/trace-format.md)
+    <landing>/otlp/<YYYY-MM-DD>/*.json[l][.gz]      OpenTelemetry OTLP/JSON requests (docs/otlp.md)
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NATIVE_SUFFIXES = (".jsonl", ".jsonl.gz")
+OTLP_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+OTLP_DIR = "otlp"  # <landing>/otlp/<YYYY-MM-DD>/
 _PARTITION_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -36,6 +44,11 @@ class LandingFile:
     def is_gzip(self) -> bool:
         return self.path.name.endswith(".gz")
 
+    @property
+    def source_format(self) -> str:
+        """'otlp' for files under <landing>/otlp/, else 'native'."""
+        return "otlp" if self.relative_name.startswith(OTLP_DIR + "/") else "native"
+
 
 @dataclass(frozen=True)
 class PartitionListing:
@@ -48,40 +61,60 @@ def partition_dir(landing: Path, partition_key: str) -> Path:
     return landing / partition_key
 
 
-def list_partition_files(landing: Path, partition_key: str) -> PartitionListing:
-    """Trace files of one delivery day, sorted by name (the dedupe tie-break order).
+def otlp_partition_dir(landing: Path, partition_key: str) -> Path:
+    parse_partition_key(partition_key)
+    return landing / OTLP_DIR / partition_key
 
-    A symlink that resolves outside the landing folder is refused: the warehouse must only
-    ever read what was delivered into the landing folder.
-    """
-    folder = partition_dir(landing, partition_key)
-    if not folder.is_dir():
-        return PartitionListing(files=[], ignored=[])
+
+def partition_folders(landing: Path, partition_key: str) -> list[Path]:
+    """The delivery folders of a day that exist: the native one and/or the OTLP one."""
+    return [d for d in (partition_dir(landing, partition_key), otlp_partition_dir(landing, partition_key)) if d.is_dir()]
+
+
+def _list_folder(landing: Path, folder: Path, prefix: str, suffixes: tuple[str, ...],
+                 partition_key: str) -> tuple[list[LandingFile], list[str]]:
     root = landing.resolve()
     files: list[LandingFile] = []
     ignored: list[str] = []
+    if not folder.is_dir():
+        return files, ignored
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if not entry.name.endswith(NATIVE_SUFFIXES):
-            ignored.append(entry.name)
+        if not entry.name.endswith(suffixes):
+            ignored.append(prefix + entry.name)
             continue
         resolved = entry.resolve()
         if not resolved.is_relative_to(root):
             raise LandingError(
-                f"refusing {entry.name!r} in {partition_key}: symlink points outside the landing folder"
+                f"refusing {prefix + entry.name!r} in {partition_key}: symlink points outside the landing folder"
             )
         if not resolved.is_file():
-            ignored.append(entry.name)
+            ignored.append(prefix + entry.name)
             continue
         stat = resolved.stat()
         files.append(
             LandingFile(
                 path=resolved,
-                relative_name=f"{partition_key}/{entry.name}",
+                relative_name=f"{prefix}{partition_key}/{entry.name}",
                 size_bytes=stat.st_size,
                 mtime_ns=stat.st_mtime_ns,
             )
         )
-    return PartitionListing(files=files, ignored=ignored)
+    return files, ignored
+
+
+def list_partition_files(landing: Path, partition_key: str) -> PartitionListing:
+    """Trace files of one delivery day, sorted by name (the dedupe tie-break order): the native
+    files of `<landing>/<day>/`, then the OTLP files of `<landing>/otlp/<day>/` (relative names
+    `otlp/<day>/<name>`, which sort after every native name of the day).
+
+    A symlink that resolves outside the landing folder is refused: the warehouse must only
+    ever read what was delivered into the landing folder.
+    """
+    native, ignored_native = _list_folder(landing, partition_dir(landing, partition_key), "",
+                                          NATIVE_SUFFIXES, partition_key)
+    otlp, ignored_otlp = _list_folder(landing, otlp_partition_dir(landing, partition_key), f"{OTLP_DIR}/",
+                                      OTLP_SUFFIXES, partition_key)
+    return PartitionListing(files=native + otlp, ignored=ignored_native + ignored_otlp)
 
 
 def partition_fingerprint(listing: PartitionListing) -> str:
@@ -95,14 +128,18 @@ def partition_fingerprint(listing: PartitionListing) -> str:
 
 
 def list_partition_keys(landing: Path) -> list[str]:
+    """Delivery days with a native folder `<landing>/<day>/` or an OTLP folder `<landing>/otlp/<day>/`."""
     if not landing.is_dir():
         return []
-    keys = []
-    for entry in landing.iterdir():
-        if entry.is_dir() and _PARTITION_KEY.match(entry.name):
-            try:
-                parse_partition_key(entry.name)
-            except LandingError:
-                continue
-            keys.append(entry.name)
+    keys = set()
+    for parent in (landing, landing / OTLP_DIR):
+        if not parent.is_dir():
+            continue
+        for entry in parent.iterdir():
+            if entry.is_dir() and _PARTITION_KEY.match(entry.name):
+                try:
+                    parse_partition_key(entry.name)
+                except LandingError:
+                    continue
+                keys.add(entry.name)
     return sorted(keys)

@@ -1,7 +1,8 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
 
--- One row per breach of the audit rules R1–R8 and R10 (R9 is enforced at ingestion).
--- Keys: R1/R7 by trace, R2–R6/R10 by tool call (R6: the side effect's tool_call_id), R8 by the
+-- One row per breach of the audit rules R1–R8 and R10 (R9 is enforced at ingestion), and per
+-- finding R6U (an executed tool call of unknown access class, docs/otlp.md).
+-- Keys: R1/R7 by trace, R2–R6/R6U/R10 by tool call (R6: the side effect's tool_call_id), R8 by the
 -- model call's event_id. Exact semantics: see int_tool_call_lifecycle and docs/trace-format.md.
 with traces as (
     select * from {{ ref('int_trace_facts') }}
@@ -70,6 +71,16 @@ breaches as (
              case when side_effects.tool_call_id is null then side_effects.event_id end
 
     union all
+    -- R6U: an executed call whose access class nothing in the trail tells (access `unknown`, as OTLP
+    -- tool spans without trace_platform.tool.access or MCP annotations load; or missing). R2 and R6
+    -- cannot judge it, so it is a finding of its own kind rather than a guess (docs/otlp.md).
+    select 'R6U', trace_id, tool_call_id, request_event_id, finished_at,
+           format('executed call to {} has no known access class (access {}): R2 and R6 cannot judge whether it changed state',
+                  coalesce(tool_name, '?'), coalesce(access, 'missing'))
+    from calls
+    where executed and coalesce(access, 'unknown') not in ('read_only', 'state_changing')
+
+    union all
     select 'R7', trace_id, null, first_orphan_event_id, started_at,
            concat_ws('; ',
                 case when not sequence_is_contiguous then format('sequence not contiguous from 0: {} events, {} distinct sequences, range {}..{}',
@@ -107,7 +118,8 @@ select
     traces.tenant_id,
     traces.agent_name,
     traces.agent_version,
-    breaches.detail,
+    -- names and statuses an agent logged could carry a secret: redacted like every analyst text
+    redact_text(breaches.detail) as detail,
     breaches.occurred_at,
     -- the latest delivery day of the trace's events: where the evidence became complete
     traces.last_delivery_date as detected_in_partition

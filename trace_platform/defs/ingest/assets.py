@@ -15,6 +15,17 @@ OWNER = "team:trace-platform"
 RAW_EVENTS = dg.AssetKey(["raw", "trace_events"])
 RAW_QUARANTINE = dg.AssetKey(["raw", "quarantine"])
 RAW_INGEST_FILES = dg.AssetKey(["raw", "ingest_files"])
+RAW_CHANGE_LOG = dg.AssetKey(["raw", "trace_change_log"])
+
+# The warehouse models rebuild only the traces this log names: a trace of the partition missing
+# from it would silently keep stale facts. Not blocking (R9 and the schema contract are the
+# blocking pair), but an ERROR that alerts.
+CHANGE_LOG_CHECK = dg.AssetCheckSpec(
+    name="change_log_covers_partition",
+    asset=RAW_CHANGE_LOG,
+    description="Every trace with events in the partition is in raw.trace_change_log for that day, so the "
+    "incremental dbt models rebuild it.",
+)
 
 # Partitioned like its asset, so the UI's per-partition view resolves the planned evaluation
 # (AssetCheckSpec.partitions_def is a Dagster 1.13 preview feature; see defs/quality/common.py).
@@ -26,7 +37,9 @@ with warnings.catch_warnings():
     partitions_def=delivery_day_partitions,
     blocking=True,
     description="R9 nothing lost: for every landing file of the partition, lines read = blank + "
-    "loaded + duplicates + quarantined, and the counts match the rows in raw.trace_events / raw.quarantine. "
+    "loaded + duplicates + quarantined, and the counts match the rows in raw.trace_events / raw.quarantine; "
+    "for an OTLP file the unit is an item, and every span and log record became an event or is quarantined "
+    "(raw.otlp_ingest_files, docs/otlp.md). "
     "Blocking: downstream models never build on a partition whose accounting does not add up.",
     )
 
@@ -61,14 +74,17 @@ def _columns(con, table: str) -> list[tuple[str, str]]:
               "and the raw text (truncated when huge).", []),
         _spec(RAW_INGEST_FILES, "Line accounting per landing file (R9): lines read, blank, loaded, "
               "duplicates, quarantined, content hash and load time.", []),
+        _spec(RAW_CHANGE_LOG, "The traces each publish touched (rows inserted, replaced or demoted) and the "
+              "delivery day changed; the dbt models rebuild exactly these traces.", []),
     ],
-    check_specs=[R9_CHECK],
+    check_specs=[R9_CHECK, CHANGE_LOG_CHECK],
     partitions_def=delivery_day_partitions,
     pool="duckdb_writer",
     backfill_policy=dg.BackfillPolicy.multi_run(1),
 )
 def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, warehouse: DuckDBResource):
-    """Reads every *.jsonl / *.jsonl.gz of `<landing>/<day>/` in bulk and replaces the day's raw rows."""
+    """Reads every *.jsonl / *.jsonl.gz of `<landing>/<day>/` and every OTLP file of
+    `<landing>/otlp/<day>/` in bulk and replaces the day's raw rows."""
     partition = context.partition_key
     landing = settings.landing_dir(config.landing or None)
     with warehouse_write_lock(settings.warehouse_path(warehouse.database)), warehouse.get_connection() as con:
@@ -77,8 +93,16 @@ def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, wa
         counts = dict(con.execute(
             "SELECT 'trace_events', count(*) FROM raw.trace_events UNION ALL "
             "SELECT 'quarantine', count(*) FROM raw.quarantine UNION ALL "
-            "SELECT 'ingest_files', count(*) FROM raw.ingest_files").fetchall())
-        schemas = {t: _columns(con, t) for t in ("trace_events", "quarantine", "ingest_files")}
+            "SELECT 'ingest_files', count(*) FROM raw.ingest_files UNION ALL "
+            "SELECT 'trace_change_log', count(*) FROM raw.trace_change_log").fetchall())
+        schemas = {t: _columns(con, t) for t in ("trace_events", "quarantine", "ingest_files", "trace_change_log")}
+        unlogged = [r[0] for r in con.execute(
+            "SELECT DISTINCT trace_id FROM raw.trace_events WHERE delivery_date = ?::DATE "
+            "EXCEPT SELECT trace_id FROM raw.trace_change_log WHERE delivery_date = ?::DATE "
+            "ORDER BY 1 LIMIT 10", [partition, partition]).fetchall()]
+        logged_now = con.execute(
+            "SELECT count(DISTINCT trace_id) FROM raw.trace_change_log "
+            "WHERE change_seq = (SELECT max(change_seq) FROM raw.trace_change_log)").fetchone()[0]
 
     if report.ignored_files:
         context.log.warning(f"{partition}: not trace files, left unread: {report.ignored_files}")
@@ -87,6 +111,7 @@ def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, wa
         (RAW_EVENTS, "trace_events", report.events_loaded),
         (RAW_QUARANTINE, "quarantine", report.lines_quarantined),
         (RAW_INGEST_FILES, "ingest_files", report.files),
+        (RAW_CHANGE_LOG, "trace_change_log", logged_now),
     ):
         yield dg.MaterializeResult(
             asset_key=key,
@@ -119,4 +144,15 @@ def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, wa
                    "AND lines_read <> blank_lines + events_loaded + duplicates_dropped + lines_quarantined",
         },
     )
-
+    yield dg.AssetCheckResult(
+        check_name=CHANGE_LOG_CHECK.name,
+        asset_key=RAW_CHANGE_LOG,
+        passed=not unlogged,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "traces_logged_by_this_publish": logged_now,
+            "unlogged_examples": unlogged,
+            "sql": f"SELECT DISTINCT trace_id FROM raw.trace_events WHERE delivery_date = DATE '{partition}' EXCEPT "
+                   f"SELECT trace_id FROM raw.trace_change_log WHERE delivery_date = DATE '{partition}'",
+        },
+    )

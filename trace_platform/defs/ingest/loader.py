@@ -1,9 +1,10 @@
-"""Loads one delivery-day partition of native trace files into the raw zone.
+"""Loads one delivery-day partition of trace files into the raw zone.
 
-Python does the per-file work (hashing, gzip, UTF-8 checks: see lib/line_segments.py); DuckDB
-does everything per line, set-based, with the SQL files next to this module. The partition is
-published in one transaction, so a re-run replaces it atomically and a crash leaves the previous
-state intact.
+A partition holds the native v1 files of `<landing>/<day>/` and the OpenTelemetry OTLP/JSON files
+of `<landing>/otlp/<day>/` (docs/otlp.md), mapped into the same native-shaped rows. Python does the
+per-file work (hashing, gzip, UTF-8 checks: see lib/line_segments.py); DuckDB does everything per
+line, set-based, with the SQL files next to this module. The partition is published in one
+transaction, so a re-run replaces it atomically and a crash leaves the previous state intact.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from trace_platform.lib.duckdb_functions import register as register_functions
-from trace_platform.lib.landing import list_partition_files, parse_partition_key, partition_fingerprint
+from trace_platform.lib.landing import OTLP_DIR, list_partition_files, parse_partition_key, partition_fingerprint
 from trace_platform.lib.line_segments import PreparedFile, prepare_files, repair_file
 from trace_platform.lib import settings
 from trace_platform.lib.settings import IngestLimits
@@ -53,7 +54,7 @@ def prepare_session(con: duckdb.DuckDBPyConnection) -> None:
     try:
         con.create_function("strict_json_valid", _strict_json_valid, ["VARCHAR"], "BOOLEAN",
                             null_handling="special", side_effects=False)
-    except duckdb.CatalogException:
+    except (duckdb.CatalogException, duckdb.NotImplementedException):
         pass  # already registered on this connection
     register_functions(con)
     con.execute(read_sql("macros.sql"))
@@ -71,6 +72,7 @@ class IngestReport:
     lines_quarantined: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     demoted_from_later_partitions: int = 0
+    otlp: dict[str, int] = field(default_factory=dict)  # OTLP files: spans, log records, ... (docs/otlp.md)
     ignored_files: list[str] = field(default_factory=list)
     landing_fingerprint: str = ""
     seconds: float = 0.0
@@ -86,6 +88,7 @@ class IngestReport:
             "lines_quarantined": self.lines_quarantined,
             "quarantined_by_reason": self.quarantined_by_reason,
             "demoted_from_later_partitions": self.demoted_from_later_partitions,
+            **({"otlp": self.otlp} if self.otlp else {}),
             "ignored_files": self.ignored_files,
             "load_id": self.load_id,
             "landing_fingerprint": self.landing_fingerprint,
@@ -125,16 +128,22 @@ def ingest_partition(
                 (p.file.relative_name, p.file.size_bytes, p.content_sha256, p.file_error, p.file_error_detail)
                 for p in prepared])
 
-        _parse_files(con, prepared, limits, marker, work_dir)
+        native = [p for p in prepared if p.file.source_format == "native"]
+        otlp = [p for p in prepared if p.file.source_format == "otlp"]
+        _parse_files(con, native, limits, marker, work_dir)
         stage("parse_lines")
+        _parse_otlp_files(con, otlp, limits, marker, work_dir)
+        if otlp:
+            stage("parse_otlp")
         _run_script(con, "resolve_duplicates.sql", {"partition": partition_key})
         stage("resolve_duplicates")
 
         conflict_files = {r[0]: r[1] for r in con.execute(
             "SELECT DISTINCT source_file, is_new FROM ingest_losers WHERE outcome = 'conflict'").fetchall()}
-        conflict_inputs = [p for p in prepared if p.file.relative_name in conflict_files]
-        # Files of later partitions whose copies now lose to this partition: read them again.
-        later = [f for f, is_new in conflict_files.items() if not is_new]
+        # (OTLP conflicts keep the mapped event instead of a line: fetch_conflict_lines.sql)
+        conflict_inputs = [p for p in native if p.file.relative_name in conflict_files]
+        # Native files of later partitions whose copies now lose to this partition: read them again.
+        later = [f for f, is_new in conflict_files.items() if not is_new and not f.startswith(f"{OTLP_DIR}/")]
         if later:
             conflict_inputs += _prepare_other_files(landing, later, work_dir / "later", limits, marker[1:])
         conflict_lines = file_lines_sql(conflict_inputs, limits.max_line_bytes)
@@ -143,10 +152,16 @@ def ingest_partition(
 
         report.demoted_from_later_partitions = con.execute(
             "SELECT count(*) FROM ingest_losers WHERE NOT is_new").fetchone()[0]
+        had_otlp = con.execute("SELECT count(*) FROM raw.otlp_ingest_files WHERE delivery_date = ?::DATE",
+                               [partition_key]).fetchone()[0] > 0
+        if otlp or had_otlp:
+            _run_script(con, "otlp_macros.sql", {})  # the resequencing below uses otlp_type_rank
         con.execute("BEGIN TRANSACTION")
         try:
             _run_script(con, "publish_partition.sql",
                         {"partition": partition_key, "load_id": load_id, "ingested_at": started})
+            if otlp or had_otlp:
+                _run_script(con, "otlp_resequence.sql", {})
             con.execute("COMMIT")
             stage("publish")
         except BaseException:
@@ -168,6 +183,16 @@ def ingest_partition(
     report.quarantined_by_reason = dict(con.execute(
         "SELECT reason, count(*) FROM raw.quarantine WHERE delivery_date = ?::DATE GROUP BY reason ORDER BY reason",
         [partition_key]).fetchall())
+    if otlp:
+        row = con.execute(
+            "SELECT count(*), sum(spans), sum(spans_quarantined), sum(log_records), sum(log_records_quarantined), "
+            "sum(records_mapped) FROM raw.otlp_ingest_files WHERE delivery_date = ?::DATE", [partition_key]).fetchone()
+        defaulted = con.execute(
+            "SELECT count(*) FROM raw.trace_events WHERE delivery_date = ?::DATE AND source_format = 'otlp' "
+            "AND json_extract_string(extra_fields, '$.otlp.tenant_source') = 'default'", [partition_key]).fetchone()[0]
+        report.otlp = dict(zip(("files", "spans", "spans_quarantined", "log_records", "log_records_quarantined",
+                                "records_mapped"), (int(v or 0) for v in row)))
+        report.otlp["events_with_default_tenant"] = int(defaulted)
     report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return report
 
@@ -229,6 +254,39 @@ def _parse_files(con: duckdb.DuckDBPyConnection, prepared: list[PreparedFile], l
             list(pool.map(parse_one, readable))
     finally:
         con.execute(f"SET threads = {int(threads)}")
+
+
+def _parse_otlp_files(con: duckdb.DuckDBPyConnection, prepared: list[PreparedFile], limits: IngestLimits,
+                      marker: str, work_dir: Path) -> None:
+    """Decodes the partition's OTLP files into ingest_work.lines (otlp_*.sql, docs/otlp.md).
+
+    Lines are read per file (so a file with invalid UTF-8 is repaired alone, as for native files);
+    decoding and mapping run once over all of them, since a trace's spans may sit in several files.
+    """
+    con.execute("CREATE OR REPLACE TABLE ingest_work.otlp_file_stats (source_file VARCHAR, physical_lines BIGINT, "
+                "requests BIGINT, spans BIGINT, spans_quarantined BIGINT, log_records BIGINT, "
+                "log_records_quarantined BIGINT, records_mapped BIGINT)")
+    if not prepared:
+        return
+    _run_script(con, "otlp_macros.sql", {})
+    read_sql_text = read_sql("otlp_read_lines.sql")
+    con.execute(read_sql_text.replace("INSERT INTO ingest_work.otlp_physical",
+                                      "CREATE OR REPLACE TABLE ingest_work.otlp_physical AS")
+                .replace("{file_lines}", file_lines_sql([], limits.max_line_bytes)), {"marker": marker})
+    for index, item in enumerate(prepared):
+        if item.read_path is None:
+            continue  # a file-level failure (corrupt gzip, unreadable): quarantined as a whole
+        try:
+            con.execute(read_sql_text.replace("{file_lines}", file_lines_sql([item], limits.max_line_bytes)),
+                        {"marker": marker})
+        except duckdb.InvalidInputException as exc:
+            if item.marked_lines or "unicode" not in str(exc).lower():
+                raise
+            repair_file(item, work_dir, 100000 + index, limits, marker[1:])
+            con.execute(read_sql_text.replace("{file_lines}", file_lines_sql([item], limits.max_line_bytes)),
+                        {"marker": marker})
+    _run_script(con, "otlp_parse.sql", {})
+    _run_script(con, "otlp_map.sql", {"quarantine_chars": limits.quarantine_line_chars})
 
 
 def sql_literal(text: str) -> str:

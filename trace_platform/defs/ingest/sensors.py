@@ -1,7 +1,9 @@
 """Landing sensor: requests a run for a delivery day whose files are new or changed.
 
 It looks only at the file system (names, sizes, mtimes) and the Dagster instance, never at the
-warehouse, so it cannot contend for the DuckDB file.
+warehouse, so it cannot contend for the DuckDB file. A day's files are those of `<landing>/<day>/`
+and of `<landing>/otlp/<day>/` (lib/landing.py): both are fingerprinted, and a day with only OTLP
+files is a partition too.
 """
 
 from __future__ import annotations

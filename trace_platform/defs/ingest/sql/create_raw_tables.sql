@@ -66,3 +66,22 @@ CREATE TABLE IF NOT EXISTS raw.trace_change_log (
     load_id          VARCHAR NOT NULL,
     logged_at        TIMESTAMPTZ NOT NULL
 );
+
+-- OTLP files (<landing>/otlp/<day>/): the request structure behind their raw.ingest_files row. There
+-- the accounting unit is an item (docs/otlp.md): a blank line or empty request, a quarantined line or
+-- unit, or one event a span / log record maps to. This row ties the items to the spans and log
+-- records of the file: spans + log_records = records_mapped + spans_quarantined +
+-- log_records_quarantined (checked by R9 with the quarantine rows).
+CREATE TABLE IF NOT EXISTS raw.otlp_ingest_files (
+    delivery_date            DATE NOT NULL,
+    source_file              VARCHAR NOT NULL,
+    physical_lines           BIGINT NOT NULL,   -- lines of the (decompressed) file, blank ones included
+    requests                 BIGINT NOT NULL,   -- well-formed export requests (traces or logs)
+    spans                    BIGINT NOT NULL,   -- spans found in well-formed resources and scopes
+    spans_quarantined        BIGINT NOT NULL,
+    log_records              BIGINT NOT NULL,
+    log_records_quarantined  BIGINT NOT NULL,
+    records_mapped           BIGINT NOT NULL,   -- spans and log records that became at least one event
+    load_id                  VARCHAR NOT NULL,
+    loaded_at                TIMESTAMPTZ NOT NULL
+);

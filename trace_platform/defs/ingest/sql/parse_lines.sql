@@ -130,5 +130,8 @@ SELECT
     CASE WHEN reason IS NULL AND NOT is_blank AND t[14] = '{' THEN f[14] END AS attributes,
     CASE WHEN reason IS NULL AND NOT is_blank
               -- only a line with more keys than the known ones present has extra fields
-              AND len(json_keys(line)) > list_count(f[1:14]) THEN extra_fields_of(line) END AS extra_fields
+              AND len(json_keys(line)) > list_count(f[1:14]) THEN extra_fields_of(line) END AS extra_fields,
+    -- one row per line for native files (OTLP rows number the units of a request line)
+    0::BIGINT AS unit_index,
+    'native' AS source_format
 FROM reasoned;

@@ -16,7 +16,7 @@ touched AS (
     FROM raw.trace_events AS e
     JOIN ingest_losers AS lo
       ON NOT lo.is_new AND e.delivery_date = lo.delivery_date
-     AND e.source_file = lo.source_file AND e.line_number = lo.line_number
+     AND e.source_file = lo.source_file AND e.line_number = lo.line_number AND e.event_id = lo.event_id
 )
 SELECT this_publish.change_seq, touched.trace_id, touched.delivery_date, $load_id, $ingested_at::TIMESTAMPTZ
 FROM touched, this_publish;
@@ -24,16 +24,17 @@ FROM touched, this_publish;
 DELETE FROM raw.trace_events WHERE delivery_date = $partition::DATE;
 DELETE FROM raw.quarantine WHERE delivery_date = $partition::DATE;
 DELETE FROM raw.ingest_files WHERE delivery_date = $partition::DATE;
+DELETE FROM raw.otlp_ingest_files WHERE delivery_date = $partition::DATE;
 
 INSERT INTO raw.trace_events
 SELECT
     l.event_id, l.event_type, l.schema_version, l.event_timestamp, l.trace_id, l.span_id,
     l.parent_span_id, l.sequence, l.session_id, l.tenant_id, l.user_id, l.agent_name,
-    l.agent_version, l.payload, l.attributes, l.extra_fields, 'native', l.source_file,
+    l.agent_version, l.payload, l.attributes, l.extra_fields, l.source_format, l.source_file,
     l.line_number, l.line_hash, $partition::DATE, $ingested_at::TIMESTAMPTZ
 FROM ingest_work.lines AS l
-ANTI JOIN (SELECT source_file, line_number FROM ingest_losers WHERE is_new) AS lost
-    ON lost.source_file = l.source_file AND lost.line_number = l.line_number
+ANTI JOIN (SELECT source_file, line_number, unit_index FROM ingest_losers WHERE is_new) AS lost
+    ON lost.source_file = l.source_file AND lost.line_number = l.line_number AND lost.unit_index = l.unit_index
 WHERE l.line_status = 'valid';
 
 INSERT INTO raw.quarantine
@@ -45,7 +46,7 @@ UNION ALL
 SELECT $partition::DATE, lo.source_file, lo.line_number, 'conflict', lo.event_id, cl.raw_line,
        cl.raw_line_bytes, $ingested_at::TIMESTAMPTZ
 FROM ingest_losers AS lo
-LEFT JOIN ingest_conflict_lines AS cl USING (source_file, line_number)
+LEFT JOIN ingest_conflict_lines AS cl USING (source_file, line_number, unit_index, event_id)
 WHERE lo.is_new AND lo.outcome = 'conflict'
 UNION ALL
 SELECT $partition::DATE, source_file, NULL, file_error, NULL, file_error_detail, NULL,
@@ -96,7 +97,7 @@ INSERT INTO raw.quarantine
 SELECT lo.delivery_date, lo.source_file, lo.line_number, 'conflict', lo.event_id, cl.raw_line,
        cl.raw_line_bytes, $ingested_at::TIMESTAMPTZ
 FROM ingest_losers AS lo
-LEFT JOIN ingest_conflict_lines AS cl USING (source_file, line_number)
+LEFT JOIN ingest_conflict_lines AS cl USING (source_file, line_number, unit_index, event_id)
 WHERE NOT lo.is_new AND lo.outcome = 'conflict';
 
 UPDATE raw.ingest_files AS f
@@ -116,4 +117,12 @@ WHERE f.delivery_date = d.delivery_date AND f.source_file = d.source_file;
 DELETE FROM raw.trace_events AS e
 USING ingest_losers AS lo
 WHERE NOT lo.is_new AND e.delivery_date = lo.delivery_date
-  AND e.source_file = lo.source_file AND e.line_number = lo.line_number;
+  AND e.source_file = lo.source_file AND e.line_number = lo.line_number AND e.event_id = lo.event_id;
+
+-- OTLP files: the request structure behind their accounting (one row per OTLP file, see
+-- docs/otlp.md). The loader creates ingest_work.otlp_file_stats (empty without OTLP files).
+INSERT INTO raw.otlp_ingest_files
+SELECT $partition::DATE, s.source_file, s.physical_lines, s.requests, s.spans, s.spans_quarantined,
+       s.log_records, s.log_records_quarantined, s.records_mapped, $load_id, $ingested_at::TIMESTAMPTZ
+FROM ingest_work.otlp_file_stats AS s;
+

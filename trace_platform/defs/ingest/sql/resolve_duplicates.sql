@@ -3,13 +3,17 @@
 -- then file name, then line number), whatever order partitions are run in.
 -- Parameter: $partition. Produces temp table ingest_losers: every delivery that does not win,
 -- with outcome 'duplicate' (same JSON value) or 'conflict' (different content).
+-- A delivery of this partition is keyed by (source_file, line_number, unit_index): an OTLP request
+-- line holds many events (unit_index numbers them; 0 for native lines). One already loaded from
+-- another partition is keyed by (delivery_date, source_file, line_number, event_id). The sequence
+-- of an OTLP event is derived, not delivered, so it is not part of its content.
 CREATE OR REPLACE TEMP TABLE ingest_contested AS
 WITH deliveries AS (
-    SELECT event_id, $partition::DATE AS delivery_date, source_file, line_number, line_hash, true AS is_new
+    SELECT event_id, $partition::DATE AS delivery_date, source_file, line_number, unit_index, line_hash, true AS is_new
     FROM ingest_work.lines
     WHERE line_status = 'valid'
     UNION ALL
-    SELECT e.event_id, e.delivery_date, e.source_file, e.line_number, e.line_hash, false AS is_new
+    SELECT e.event_id, e.delivery_date, e.source_file, e.line_number, 0::BIGINT AS unit_index, e.line_hash, false AS is_new
     FROM raw.trace_events AS e
     WHERE e.delivery_date <> $partition::DATE
       AND e.event_id IN (SELECT event_id FROM ingest_work.lines WHERE line_status = 'valid')
@@ -23,7 +27,7 @@ SELECT
     first_value(line_hash) OVER w AS winner_line_hash
 FROM deliveries AS d
 WHERE d.event_id IN (SELECT event_id FROM delivered_more_than_once)
-WINDOW w AS (PARTITION BY d.event_id ORDER BY d.delivery_date, d.source_file, d.line_number);
+WINDOW w AS (PARTITION BY d.event_id ORDER BY d.delivery_date, d.source_file, d.line_number, d.unit_index);
 
 -- Content is only rebuilt and compared where the delivered lines differ byte for byte.
 CREATE OR REPLACE TEMP TABLE ingest_contents AS
@@ -33,14 +37,15 @@ WITH needs_content AS (
 )
 SELECT n.event_id, n.delivery_rank,
        event_content(l.schema_version, l.event_type, l.event_timestamp, l.trace_id, l.span_id,
-                     l.parent_span_id, l.sequence, l.session_id, l.tenant_id, l.user_id,
+                     l.parent_span_id, CASE WHEN l.source_format = 'otlp' THEN NULL ELSE l.sequence END, l.session_id, l.tenant_id, l.user_id,
                      l.agent_name, l.agent_version, l.payload, l.attributes, l.extra_fields) AS content
 FROM needs_content AS n
 JOIN ingest_work.lines AS l ON n.is_new AND l.source_file = n.source_file AND l.line_number = n.line_number
+    AND l.unit_index = n.unit_index
 UNION ALL
 SELECT n.event_id, n.delivery_rank,
        event_content(e.schema_version, e.event_type, e.event_timestamp, e.trace_id, e.span_id,
-                     e.parent_span_id, e.sequence, e.session_id, e.tenant_id, e.user_id,
+                     e.parent_span_id, CASE WHEN e.source_format = 'otlp' THEN NULL ELSE e.sequence END, e.session_id, e.tenant_id, e.user_id,
                      e.agent_name, e.agent_version, e.payload, e.attributes, e.extra_fields) AS content
 FROM needs_content AS n
 JOIN raw.trace_events AS e
@@ -49,7 +54,7 @@ JOIN raw.trace_events AS e
 
 CREATE OR REPLACE TEMP TABLE ingest_losers AS
 SELECT
-    c.event_id, c.delivery_date, c.source_file, c.line_number, c.is_new,
+    c.event_id, c.delivery_date, c.source_file, c.line_number, c.unit_index, c.is_new,
     CASE
         WHEN c.line_hash = c.winner_line_hash THEN 'duplicate'
         WHEN mine.content = winner.content THEN 'duplicate'
