@@ -52,3 +52,23 @@ def duckdb_memory_limit() -> str:
 
 def duckdb_threads() -> int:
     return int(os.environ.get("TRACE_PLATFORM_DUCKDB_THREADS", os.cpu_count() or 2))
+
+
+# Unredacted raw payloads (docs/security.md). After each successful nightly build, the raw zone's
+# payloads, attributes and quarantined raw lines of delivery days more than N days before the
+# newest loaded day are redacted in place / removed. "keep" (or "forever") keeps them.
+RAW_PAYLOAD_RETENTION_ENV = "TRACE_PLATFORM_RAW_PAYLOAD_RETENTION_DAYS"
+DEFAULT_RAW_PAYLOAD_RETENTION_DAYS = 7
+
+
+def raw_payload_retention_days() -> int | None:
+    """Days of unredacted raw payloads kept; None: kept for ever (configured explicitly)."""
+    value = os.environ.get(RAW_PAYLOAD_RETENTION_ENV, "").strip()
+    if not value:
+        return DEFAULT_RAW_PAYLOAD_RETENTION_DAYS
+    if value.lower() in ("keep", "forever"):
+        return None
+    if not value.isascii() or not value.isdigit() or len(value) > 5:
+        raise ValueError(f"{RAW_PAYLOAD_RETENTION_ENV}={value!r}: expected a number of days (0-99999) "
+                         "or 'keep'")
+    return int(value)

@@ -1,7 +1,8 @@
 {{ config(materialized='table') }}
 
 -- One row per trace with boolean evaluation labels and the reason for each.
--- Definitions (also in _eval.yml); thresholds are dbt vars in dbt_project.yml.
+-- Definitions (also in _eval.yml); thresholds are dbt vars in dbt_project.yml. The labels come from
+-- unredacted features (e.g. retried with changed arguments); the texts leave redacted (docs/security.md).
 with features as (
     select * from {{ ref('int_trace_eval_features') }}
 ),
@@ -16,22 +17,22 @@ intent_medians as (
 
 select
     features.trace_id,
-    features.intent,
+    redact_text(features.intent) as intent,
     features.tool_call_count,
     intent_medians.median_tool_calls as intent_median_tool_calls,
     features.wrong_tool_reason is not null as wrong_tool,
-    features.wrong_tool_reason,
+    redact_text(features.wrong_tool_reason) as wrong_tool_reason,
     features.bad_parameters_reason is not null as bad_parameters,
-    features.bad_parameters_reason,
+    redact_text(features.bad_parameters_reason) as bad_parameters_reason,
     features.recovered_reason is not null as recovered_from_error,
-    features.recovered_reason as recovered_from_error_reason,
+    redact_text(features.recovered_reason) as recovered_from_error_reason,
     features.repeated_calls_reason is not null
         or features.tool_call_count > {{ var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
         as inefficient_path,
-    coalesce(features.repeated_calls_reason,
+    redact_text(coalesce(features.repeated_calls_reason,
              case when features.tool_call_count > {{ var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
                   then format('{} tool calls, more than {} × the median {} for intent {}',
                               features.tool_call_count, {{ var('inefficient_path_median_multiplier') }},
-                              intent_medians.median_tool_calls, features.intent) end) as inefficient_path_reason
+                              intent_medians.median_tool_calls, features.intent) end)) as inefficient_path_reason
 from features
 left join intent_medians using (intent)

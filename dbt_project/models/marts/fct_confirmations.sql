@@ -1,7 +1,8 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
 
 -- One row per confirmation: the request joined to the user's response, and whether the
--- arguments the user was shown equal the arguments of the call that ran.
+-- arguments the user was shown equal the arguments of the call that ran (compared unredacted;
+-- prompt, arguments shown and responder leave redacted: docs/security.md).
 select
     confirmations.confirmation_id::varchar as confirmation_id,
     confirmations.trace_id::varchar as trace_id,
@@ -10,10 +11,10 @@ select
     confirmations.agent_name::varchar as agent_name,
     confirmations.agent_version::varchar as agent_version,
     calls.tool_name::varchar as tool_name,
-    confirmations.prompt::varchar as prompt,
-    confirmations.arguments_shown::json as arguments_shown,
+    redact_text(confirmations.prompt)::varchar as prompt,
+    redact_json(confirmations.arguments_shown)::json as arguments_shown,
     confirmations.decision::varchar as decision,
-    confirmations.responder::varchar as responder,
+    redact_text(confirmations.responder)::varchar as responder,
     confirmations.requested_at::timestamptz as requested_at,
     confirmations.responded_at::timestamptz as responded_at,
     confirmations.seconds_to_respond::double as seconds_to_respond,

@@ -1,6 +1,6 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
 
--- One row per model call.
+-- One row per model call. Free-text fields leave redacted (docs/security.md).
 select
     event_id::varchar as event_id,
     trace_id::varchar as trace_id,
@@ -15,9 +15,9 @@ select
     output_tokens::bigint as output_tokens,
     (coalesce(input_tokens, 0) + coalesce(output_tokens, 0))::bigint as total_tokens,
     latency_ms::double as latency_ms,
-    finish_reason::varchar as finish_reason,
+    redact_text(finish_reason)::varchar as finish_reason,
     status::varchar as status,
-    error_type::varchar as error_type,
+    redact_text(error_type)::varchar as error_type,
     event_timestamp::timestamptz as called_at,
     delivery_date::date as delivery_date
 from {{ ref('stg_trace__model_calls') }}

@@ -1,6 +1,7 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
 
 -- One row per trace: what the user asked, how the run ended, what it cost, and how it went.
+-- The request, the final output and the user leave redacted (docs/security.md).
 with traces as (
     select * from {{ ref('int_trace_facts') }}
     where true {{ pending_traces_only() }}
@@ -22,7 +23,7 @@ calls as (
 breaches as (
     select trace_id, count(*) as breach_count
     from {{ ref('audit_violations') }}
-    where true {{ pending_traces_only() }}
+    where true {{ pending_trace_ids_only() }}  -- small table: no build-seq column
     group by trace_id
 ),
 
@@ -45,14 +46,14 @@ select
     trace_id::varchar as trace_id,
     session_id::varchar as session_id,
     tenant_id::varchar as tenant_id,
-    user_id::varchar as user_id,
+    redact_text(user_id)::varchar as user_id,
     agent_name::varchar as agent_name,
     agent_version::varchar as agent_version,
-    intent::varchar as intent,
-    request_text::varchar as request_text,
-    channel::varchar as channel,
+    redact_text(intent)::varchar as intent,
+    redact_text(request_text)::varchar as request_text,
+    redact_text(channel)::varchar as channel,
     coalesce(final_status, 'no_final_result')::varchar as final_status,
-    final_output::varchar as final_output,
+    redact_text(final_output)::varchar as final_output,
     started_at::timestamptz as started_at,
     ended_at::timestamptz as ended_at,
     date_diff('millisecond', started_at, ended_at)::bigint as duration_ms,

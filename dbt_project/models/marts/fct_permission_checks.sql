@@ -1,6 +1,7 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
 
 -- One row per policy check, with the call it guarded and whether it came before that call ran.
+-- principal and reason leave redacted (docs/security.md).
 select
     checks.event_id::varchar as event_id,
     checks.check_id::varchar as check_id,
@@ -13,9 +14,9 @@ select
     calls.access::varchar as access,
     checks.policy::varchar as policy,
     checks.permission::varchar as permission,
-    checks.principal::varchar as principal,
+    redact_text(checks.principal)::varchar as principal,
     checks.decision::varchar as decision,
-    checks.reason::varchar as reason,
+    redact_text(checks.reason)::varchar as reason,
     checks.sequence::bigint as sequence,
     checks.event_timestamp::timestamptz as checked_at,
     coalesce(calls.executed, false)::boolean as call_executed,

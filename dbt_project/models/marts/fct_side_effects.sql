@@ -1,7 +1,8 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
 
 -- One row per side effect, with whether it was rolled back (a successful rollback of the same
--- resource for the same tool call) and whether it still can be.
+-- resource for the same tool call) and whether it still can be. Rollbacks match on the real
+-- resource_id; resource_id and rollback_ref leave redacted (docs/security.md).
 with rollbacks as (
     select trace_id, tool_call_id, resource_type, resource_id,
            min(event_timestamp) filter (where status = 'ok') as rolled_back_at,
@@ -20,10 +21,10 @@ select
     effects.agent_version::varchar as agent_version,
     calls.tool_name::varchar as tool_name,
     effects.resource_type::varchar as resource_type,
-    effects.resource_id::varchar as resource_id,
+    redact_text(effects.resource_id)::varchar as resource_id,
     effects.operation::varchar as operation,
     coalesce(effects.reversible, false)::boolean as reversible,
-    effects.rollback_ref::varchar as rollback_ref,
+    redact_text(effects.rollback_ref)::varchar as rollback_ref,
     (rollbacks.rolled_back_at is not null)::boolean as rolled_back,
     rollbacks.rolled_back_at::timestamptz as rolled_back_at,
     rollbacks.last_rollback_status::varchar as last_rollback_status,

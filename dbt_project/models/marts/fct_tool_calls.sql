@@ -1,19 +1,21 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
 
 -- One row per tool call: what was asked, whether it was authorised and confirmed, what ran.
+-- Free text and JSON leave redacted (redact_text / redact_json: docs/security.md); every comparison
+-- that needs the real values (R10's approved_arguments_match) is computed upstream on them.
 select
     tool_call_id::varchar as tool_call_id,
     trace_id::varchar as trace_id,
     session_id::varchar as session_id,
     tenant_id::varchar as tenant_id,
-    user_id::varchar as user_id,
+    redact_text(user_id)::varchar as user_id,
     agent_name::varchar as agent_name,
     agent_version::varchar as agent_version,
     tool_name::varchar as tool_name,
-    tool_version::varchar as tool_version,
+    redact_text(tool_version)::varchar as tool_version,
     access::varchar as access,
     mode::varchar as mode,
-    arguments::json as arguments,
+    redact_json(arguments)::json as arguments,
     attempt::bigint as attempt,
     retry_of::varchar as retry_of,
     chain_root_tool_call_id::varchar as chain_root_tool_call_id,
@@ -37,7 +39,7 @@ select
     result_count::bigint as result_count,
     executed::boolean as executed,
     latency_ms::double as latency_ms,
-    error_type::varchar as error_type,
+    redact_text(error_type)::varchar as error_type,
     side_effect_count::bigint as side_effect_count,
     reversible_side_effect_count::bigint as reversible_side_effect_count,
     rolled_back::boolean as rolled_back,
