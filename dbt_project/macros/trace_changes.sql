@@ -8,8 +8,19 @@
     successful run that rebuilt every trace-scoped model; after a failed run they stay pending and
     the next run picks them up again. -#}
 
-{#- SQL predicate (prefixed with AND) limiting a trace-scoped model to pending traces. -#}
+{#- SQL predicate (prefixed with AND) limiting a read of a trace-scoped model's table to the
+    pending traces. Their rows were all (re)written in this run by that model, so they also carry
+    this run's model_build_seq: the equality on it lets DuckDB skip, by zone maps, the row groups
+    of every earlier build instead of reading all of history (trace ids are random, so the id
+    list alone prunes nothing). -#}
 {% macro pending_traces_only(trace_column='trace_id') -%}
+    {{ pending_trace_ids_only(trace_column) }}
+    {%- if is_incremental() %}
+    and {{ trace_column[:-8] ~ 'model_build_seq' }} = {{ current_model_build_seq() }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro pending_trace_ids_only(trace_column='trace_id') -%}
     {#- ref() outside the condition, so dbt records the dependency at parse time -#}
     {%- set changes = ref('int_trace_changes') -%}
     {%- if is_incremental() %}
@@ -17,11 +28,23 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- The change-log position this build has processed (int_trace_changes runs first). Every
+    trace-scoped model stores it in model_build_seq on the rows it writes. -#}
+{% macro current_model_build_seq() -%}
+    {%- set changes = ref('int_trace_changes') -%}
+    {%- if execute -%}
+        {%- set found = run_query('select coalesce(max(changes_logged_through), 0) from ' ~ changes) -%}
+        {{ return(found.columns[0].values()[0] | int) }}
+    {%- else -%}
+        {{ return(0) }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The same, for reads of the staging views: also limits the scan to the delivery days that hold
     the pending traces' events, as constants, so DuckDB skips every other day's row groups of
     raw.trace_events. Without it each day would rescan all of history. -#}
 {% macro pending_trace_events_only(trace_column='trace_id', delivery_column='delivery_date') -%}
-    {{ pending_traces_only(trace_column) }}
+    {{ pending_trace_ids_only(trace_column) }}
     {%- if is_incremental() %}
     and {{ delivery_column }} in ({{ delivery_dates_sql(pending_delivery_dates()) }})
     {%- endif %}

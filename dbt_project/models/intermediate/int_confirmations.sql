@@ -35,7 +35,8 @@ select
     coalesce(responses.decision, 'no_response') as decision,
     responses.responder,
     date_diff('millisecond', requests.event_timestamp, responses.event_timestamp) / 1000.0
-        as seconds_to_respond
+        as seconds_to_respond,
+    {{ current_model_build_seq() }}::bigint as model_build_seq
 from requests
 full outer join responses
     on responses.trace_id = requests.trace_id and responses.confirmation_id = requests.confirmation_id

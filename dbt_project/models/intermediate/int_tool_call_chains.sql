@@ -29,6 +29,7 @@ select
     trace_id,
     tool_call_id,
     arg_max(current_id, depth) as chain_root_tool_call_id,
-    max(depth) as chain_position
+    max(depth) as chain_position,
+    {{ current_model_build_seq() }}::bigint as model_build_seq
 from walk
 group by trace_id, tool_call_id

@@ -207,6 +207,7 @@ select
     coalesce(first_approval_sequence < execution_sequence, false) as approved_before_execution,
     approved_arguments.approved_confirmations_with_arguments,
     approved_arguments.approved_arguments_match,
-    case when executed then coalesce(first_result_at, last_side_effect_at) end as finished_at
+    case when executed then coalesce(first_result_at, last_side_effect_at) end as finished_at,
+    {{ current_model_build_seq() }}::bigint as model_build_seq
 from with_execution
 left join approved_arguments using (trace_id, tool_call_id)

@@ -72,7 +72,8 @@ finals as (
 plans as (
     select trace_id, max(step_count) as planned_step_count
     from {{ ref('stg_trace__plans') }}
-    where true {{ pending_trace_events_only() }}
+    -- OTLP step records are plan events that are not plans (docs/otlp.md)
+    where not is_otlp_step {{ pending_trace_events_only() }}
     group by trace_id
 ),
 
@@ -117,7 +118,8 @@ select
     coalesce(models.input_tokens, 0) as input_tokens,
     coalesce(models.output_tokens, 0) as output_tokens,
     feedback.feedback_rating,
-    coalesce(feedback.feedback_count, 0) as feedback_count
+    coalesce(feedback.feedback_count, 0) as feedback_count,
+    {{ current_model_build_seq() }}::bigint as model_build_seq
 from per_trace
 left join orphan_parents using (trace_id)
 left join requests using (trace_id)
