@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def _run_failure_message(result) -> str:
                 while cause is not None:
                     message = cause.message.strip().splitlines()[0]
                     cause = cause.cause
-                return message
+                # "trace_platform.lib.landing.LandingError: refusing ..." -> "refusing ..."
+                return re.sub(r"^(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*: ", "", message)
     return "see the run's logs in the Dagster UI (make ui)"
 
 
@@ -150,6 +152,20 @@ def run(start: str, end: str | None, landing: Path | None, warehouse: Path | Non
             click.echo(tail, err=True)
             _fail(f"run {result.run_id} for {day} failed: {_run_failure_message(result)}")
     click.echo(_summary_text(warehouse_path, days, _check_summary(check_results)))
+    click.echo(_reader_line(warehouse_path))
+
+
+def _reader_line(warehouse_path: Path) -> str:
+    from trace_platform.lib.snapshot import SnapshotError, current_version, snapshot_paths
+
+    try:
+        paths = snapshot_paths(warehouse_path)
+    except SnapshotError as exc:
+        return f"reader snapshot: {exc}"
+    version = current_version(paths)
+    if version is None:
+        return "reader snapshot: not published"
+    return f"reader snapshot v{version}: {paths.reader} (trace-platform query reads it)"
 
 
 def _summary_text(warehouse_path: Path, days: list[str], checks: dict) -> str:
@@ -177,15 +193,50 @@ def _connect_read_only(warehouse_path: Path):
         _fail(f"cannot open warehouse {warehouse_path}: {str(exc).splitlines()[0]}")
 
 
+def _connect_for_query(warehouse: Path | None, reader: Path | None, live: bool):
+    """(connection, source): the published reader snapshot, or the warehouse itself (--live, or never published)."""
+    import duckdb
+
+    from trace_platform.lib.snapshot import SnapshotError, connect_reader, snapshot_paths
+
+    warehouse_path = settings.warehouse_path(warehouse)
+    if live:
+        return _connect_read_only(warehouse_path), "warehouse"
+    try:
+        paths = snapshot_paths(warehouse_path, reader)
+    except SnapshotError as exc:
+        _fail(str(exc))
+    if paths.reader.exists():
+        try:
+            return connect_reader(paths.reader), "reader"
+        except duckdb.Error as exc:
+            _fail(f"cannot open reader snapshot {paths.reader}: {str(exc).splitlines()[0]}")
+    if reader is not None or os.environ.get("TRACE_PLATFORM_READER"):
+        _fail(f"reader snapshot {paths.reader} does not exist; a successful `trace-platform run` publishes it")
+    # Nothing published yet (a fresh warehouse): read the warehouse itself, read-only.
+    return _connect_read_only(warehouse_path), "warehouse"
+
+
+_NOT_IN_READER = ("raw.", "staging.", "intermediate.")
+
+
 @cli.command()
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file [env TRACE_PLATFORM_WAREHOUSE].")
-def query(sql: str, fmt: str, warehouse: Path | None) -> None:
-    """Run a read-only SQL query against the warehouse."""
+@click.option("--reader", type=click.Path(path_type=Path),
+              help="Reader snapshot [env TRACE_PLATFORM_READER; default <warehouse>.reader.duckdb beside it].")
+@click.option("--live", is_flag=True,
+              help="Query the warehouse file itself (raw, staging, intermediate too); fails while a run writes.")
+def query(sql: str, fmt: str, warehouse: Path | None, reader: Path | None, live: bool) -> None:
+    """Run a read-only SQL query against the published reader snapshot (marts, audit, eval).
+
+    The snapshot is the state of the last successful nightly run; a running job never blocks it.
+    Before the first publish, and with --live, the warehouse itself is queried.
+    """
     import duckdb
 
-    con = _connect_read_only(settings.warehouse_path(warehouse))
+    con, source = _connect_for_query(warehouse, reader, live)
     try:
         relation = con.sql(sql)
         if relation is None:
@@ -202,9 +253,45 @@ def query(sql: str, fmt: str, warehouse: Path | None) -> None:
         else:
             click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2))
     except duckdb.Error as exc:
-        _fail(str(exc).splitlines()[0])
+        message = str(exc).splitlines()[0]
+        if source == "reader" and isinstance(exc, duckdb.CatalogException) and any(
+                prefix in sql.lower() for prefix in _NOT_IN_READER):
+            message += " (the reader snapshot holds marts, audit and eval; use --live for raw, staging, intermediate)"
+        _fail(message)
     finally:
         con.close()
+
+
+@cli.command()
+@click.option("--tenant", required=True, help="Tenant id whose rows to export (only that tenant's).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for <schema>.<table>.parquet and manifest.json (empty or new).")
+@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file [env TRACE_PLATFORM_WAREHOUSE].")
+@click.option("--overwrite", is_flag=True, help="Replace a previous export in --out.")
+def export(tenant: str, out_dir: Path, warehouse: Path | None, overwrite: bool) -> None:
+    """Export one tenant's redacted marts, audit and eval tables as Parquet (docs/security.md)."""
+    import duckdb
+
+    from trace_platform.lib.export import ExportError, export_tenant, validate_tenant
+
+    try:
+        validate_tenant(tenant)
+    except ExportError as exc:
+        _fail(str(exc))
+    con = _connect_read_only(settings.warehouse_path(warehouse))
+    try:
+        report = export_tenant(con, tenant, out_dir, overwrite=overwrite)
+    except ExportError as exc:
+        _fail(str(exc))
+    except (duckdb.Error, OSError) as exc:
+        _fail(f"export failed: {str(exc).splitlines()[0]}")
+    finally:
+        con.close()
+    for name, count in report.tables.items():
+        click.echo(f"{name}: {count:,} rows")
+    for name, reason in report.skipped.items():
+        click.echo(f"{name}: not exported ({reason})")
+    click.echo(f"exported tenant {report.tenant} to {report.out_dir}")
 
 
 def main() -> None:

@@ -9,8 +9,10 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import dagster as dg  # noqa: E402
 
 from trace_platform.defs.ingest.assets import raw_trace_events  # noqa: E402
+from trace_platform.defs.ingest.retention import raw_payload_retention  # noqa: E402
 from trace_platform.defs.ingest.sensors import landing_sensor  # noqa: E402
 from trace_platform.defs.jobs import nightly_trace_job  # noqa: E402
+from trace_platform.defs.publish.assets import publish_assets  # noqa: E402
 from trace_platform.defs.quality.check_results import check_results  # noqa: E402
 from trace_platform.defs.quality.freshness import (  # noqa: E402
     freshness_check_job,
@@ -29,7 +31,7 @@ from trace_platform.defs.transform.schedules import nightly_trace_schedule  # no
 def build_definitions() -> dg.Definitions:
     """The code location; resources point at the warehouse configured in the environment *now*."""
     return dg.Definitions(
-        assets=[raw_trace_events, trace_warehouse_models, check_results],
+        assets=[raw_trace_events, trace_warehouse_models, check_results, *publish_assets, raw_payload_retention],
         asset_checks=[raw_zone_checks, audit_rule_checks, gx_staging_checks, gx_marts_checks,
                       marts_freshness_checks],
         jobs=[nightly_trace_job, freshness_check_job],

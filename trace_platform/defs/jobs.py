@@ -10,8 +10,16 @@ from trace_platform.defs.quality.freshness import marts_freshness_checks
 #
 # Step order within a run: ingestion (with its blocking R9 check) -> raw-zone checks (the schema
 # contract blocks dbt) -> dbt build (dbt tests are checks) -> audit-rule and GX checks ->
-# audit/check_results (lowest priority, so it runs after every check). The hook records each
-# step's check evaluations in audit.check_results, also for steps that fail.
+# audit/check_results (lowest priority, so it runs after every check). reader/snapshot publishes the
+# analyst schemas for readers right after the dbt build, reader/snapshot_with_checks again at the end
+# with audit.check_results (both skipped when anything upstream failed; defs/publish/). The hook
+# records each step's check evaluations in audit.check_results, also for steps that fail.
+#
+# Retries: a step that finds the warehouse file held by another process waits with backoff up to
+# TRACE_PLATFORM_LOCK_TIMEOUT, then fails with one clear line and asks Dagster to retry it
+# (RetryRequested, TRACE_PLATFORM_LOCK_RETRIES times, exponential backoff; lib/warehouse_lock.py).
+# Only lock conflicts are retried: a failing dbt test is not transient. The in-process executor's
+# retries are enabled by default.
 # The freshness checks are about the schedule, not about a partition: they run in their own job.
 nightly_trace_job = dg.define_asset_job(
     name="nightly_trace_job",

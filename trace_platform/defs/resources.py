@@ -6,15 +6,39 @@ import os
 import sys
 from pathlib import Path
 
+from contextlib import contextmanager
+
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from trace_platform.lib import settings
+from trace_platform.lib.warehouse_lock import connect_with_retry
 from trace_platform.defs.transform.project import dbt_project
 
 
+class WarehouseResource(DuckDBResource):
+    """DuckDBResource that waits (with backoff) while another process holds the file, then fails clearly.
+
+    dagster-duckdb retries any connect error about ten times and then surfaces DuckDB's raw IO error;
+    here only a lock conflict is retried, up to TRACE_PLATFORM_LOCK_TIMEOUT, and then the step fails
+    with one line naming the holder and asks Dagster to retry it (see lib/warehouse_lock.py).
+    """
+
+    @contextmanager
+    def get_connection(self):
+        import duckdb
+
+        path = settings.warehouse_path(self.database)
+        con = connect_with_retry(
+            lambda: duckdb.connect(self.database, read_only=False, config=dict(self.connection_config)), path)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
 def warehouse_resource() -> DuckDBResource:
-    return DuckDBResource(
+    return WarehouseResource(
         database=str(settings.warehouse_path()),
         connection_config={
             "threads": settings.duckdb_threads(),

@@ -1,0 +1,1 @@
+"""Publishing the reader snapshot analysts query (see trace_platform/lib/snapshot.py)."""

@@ -1,0 +1,734 @@
+"""The reader snapshot: an immutable, read-only copy of the analyst schemas, published after each run.
+
+DuckDB allows one writer process, and while it writes no other process can open the file, not even
+read-only. Analysts therefore never open the warehouse: they open the *reader*, a small DuckDB file
+of views over Parquet files, published at the end of every successful nightly run and swapped in
+atomically. A reader always sees the last completely published state, never takes the warehouse's
+lock, and never sees the raw zone.
+
+Layout (for the warehouse `data/warehouse.duckdb`)::
+
+    data/warehouse.reader.duckdb  -> warehouse.reader/readers/v00000012.duckdb   symlink, swapped by rename
+    data/warehouse.reader/readers/v00000012.duckdb     views over exactly the Parquet files of version 12
+    data/warehouse.reader/manifests/v00000012.json     what version 12 holds: per table, bucket -> files
+    data/warehouse.reader/tables/<schema>.<table>/v00000012/__bucket=<day>/part_0.parquet
+
+Every file is written once and never modified. A table is split into *buckets* (one per delivery
+day, or one bucket for small tables) and a publish writes only the buckets that changed; the others
+are carried over from the previous version by reference. So the cost of a publish follows what the
+run changed, not the length of history:
+
+* **tracked** tables (the trace-scoped dbt models, which rebuild exactly the traces whose events
+  changed): the changed buckets are the delivery days logged in `raw.trace_change_log` since the
+  previous publish, plus every day spanned by those traces (`intermediate.int_trace_changes`). No
+  scan of unchanged history.
+* **fingerprinted** tables (everything else: dimensions, summaries, eval labels, check results):
+  per bucket, a row count and a sum of row hashes; buckets whose fingerprint changed are rewritten.
+
+A tracked table is published in full when its columns changed or it was recreated (a `dbt build
+--full-refresh`): each published tracked table carries a marker in its table comment, which a
+recreated table lacks. After writing, every table's row count is reconciled with the warehouse; a
+mismatch republishes that table in full.
+
+Old versions stay on disk for a grace period (TRACE_PLATFORM_SNAPSHOT_GRACE_SECONDS, default one
+day) after they were superseded, so a reader that opened an older version keeps working; then their
+files are garbage-collected. A crashed publish leaves only files that no committed version
+references, removed by the next publish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+READER_SCHEMAS = ("marts", "audit", "eval")  # never raw, staging or intermediate
+NEVER_PUBLISHED = frozenset({"raw", "staging", "intermediate", "information_schema", "pg_catalog"})
+assert not NEVER_PUBLISHED & set(READER_SCHEMAS)
+TRACE_CHANGES = ("intermediate", "int_trace_changes")
+CHANGE_LOG = ("raw", "trace_change_log")
+# Tracked tables: a column holding a delivery day of the row's trace (see the module docstring).
+TRACKED_BUCKET_COLUMNS = ("delivery_date", "first_delivery_date", "detected_in_partition", "last_delivery_date")
+# Fingerprinted tables: any date that spreads the rows over days.
+FINGERPRINT_BUCKET_COLUMNS = ("partition_date", "activity_date", *TRACKED_BUCKET_COLUMNS)
+# Types Parquet cannot hold exactly: stored as text and cast back by the reader's views.
+AS_TEXT_TYPES = ("HUGEINT", "UHUGEINT", "BIT", "TIME WITH TIME ZONE", "VARINT", "BIGNUM", "UNION")
+MARKER_PREFIX = "trace_platform.snapshot="
+_VERSION_FILE = re.compile(r"^v(\d{8})\.(duckdb|json)$")
+_SAFE_TYPE = re.compile(r"^[A-Za-z0-9_ ,()\[\]\"]+$")
+_GLOB_CHARS = "*?[]{}"
+
+
+class SnapshotError(RuntimeError):
+    pass
+
+
+# --- paths ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SnapshotPaths:
+    reader: Path  # what analysts open: a symlink to the current version's reader file
+    root: Path  # versions, manifests and Parquet files
+
+    @property
+    def readers(self) -> Path:
+        return self.root / "readers"
+
+    @property
+    def manifests(self) -> Path:
+        return self.root / "manifests"
+
+    @property
+    def tables(self) -> Path:
+        return self.root / "tables"
+
+    def reader_file(self, version: int) -> Path:
+        return self.readers / f"v{version:08d}.duckdb"
+
+    def manifest_file(self, version: int) -> Path:
+        return self.manifests / f"v{version:08d}.json"
+
+
+def snapshot_paths(warehouse: str | os.PathLike | None = None, reader: str | os.PathLike | None = None) -> SnapshotPaths:
+    """The reader of a warehouse: explicit, TRACE_PLATFORM_READER, or `<warehouse stem>.reader.duckdb` beside it."""
+    from trace_platform.lib import settings
+
+    if reader is None and os.environ.get("TRACE_PLATFORM_READER"):
+        reader = os.environ["TRACE_PLATFORM_READER"]
+    if reader is not None:
+        reader_path = Path(reader).absolute()
+    else:
+        wh = settings.warehouse_path(warehouse)
+        reader_path = wh.with_name(f"{wh.stem}.reader.duckdb")
+    # The folder resolved (the views name files by absolute path), the link itself not (it is the link).
+    reader_path = reader_path.parent.resolve() / reader_path.name
+    name = reader_path.name
+    root = reader_path.with_name(name[: -len(".duckdb")] if name.endswith(".duckdb") else name + ".d")
+    if any(ch in str(root) for ch in _GLOB_CHARS):
+        # DuckDB reads file lists as glob patterns: such a folder could not be read back.
+        raise SnapshotError(f"reader path {reader_path} must not contain any of {_GLOB_CHARS}")
+    return SnapshotPaths(reader=reader_path, root=root)
+
+
+def _table_dir(name: str) -> str:
+    """A table's folder name: `/`, glob characters and the like percent-encoded (no path traversal)."""
+    return urllib.parse.quote(name, safe="._-")
+
+
+def current_version(paths: SnapshotPaths) -> int | None:
+    """The committed version: the one the reader symlink points at."""
+    try:
+        target = os.readlink(paths.reader)
+    except OSError:
+        return None
+    match = _VERSION_FILE.match(Path(target).name)
+    return int(match.group(1)) if match else None
+
+
+def connect_reader(reader: str | os.PathLike, *, harden: bool = True) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a reader file; hardened: it can read the snapshot's files and nothing else."""
+    path = Path(reader)
+    con = duckdb.connect(str(path), read_only=True)
+    if harden:
+        root = path.resolve().parent.parent  # <root>/readers/vN.duckdb -> <root>
+        con.execute("SET allowed_directories = ?", [[str(root) + os.sep]])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    return con
+
+
+# --- SQL text built from names and paths: strictly quoted -----------------------------------------
+
+def quote_identifier(name: str) -> str:
+    if "\x00" in name:
+        raise SnapshotError(f"NUL character in identifier {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    if "\x00" in text or "\n" in text or "\r" in text:
+        raise SnapshotError(f"refusing a control character in {text!r}")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _date_literals(days: Iterable[dt.date]) -> str:
+    return ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days) if isinstance(d, dt.date))
+
+
+def _check_type(type_name: str) -> str:
+    if not _SAFE_TYPE.match(type_name) or "--" in type_name:
+        raise SnapshotError(f"unexpected column type {type_name!r}")
+    return type_name
+
+
+# --- planning -------------------------------------------------------------------------------------
+
+@dataclass
+class TablePlan:
+    schema: str
+    table: str
+    columns: list[tuple[str, str]]
+    strategy: str  # tracked | fingerprint
+    bucket_kind: str  # column | trace | all
+    bucket_column: str | None = None
+    write_buckets: set[str] | None = None  # None: every bucket (a full publish of the table)
+    full_reason: str | None = None
+    fingerprints: dict[str, dict] = field(default_factory=dict)
+    comment: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    def bucket_sql(self, alias: str = "t") -> str:
+        if self.bucket_kind == "column":
+            return f"{alias}.{quote_identifier(self.bucket_column)}"
+        if self.bucket_kind == "trace":
+            return "c.first_delivery_date"
+        return "NULL::DATE"
+
+    def bucket_key_sql(self, alias: str = "t") -> str:
+        if self.bucket_kind == "all":
+            return "'all'"
+        return f"coalesce(strftime({self.bucket_sql(alias)}, '%Y-%m-%d'), 'null')"
+
+    def from_sql(self) -> str:
+        source = f"{quote_identifier(self.schema)}.{quote_identifier(self.table)} AS t"
+        if self.bucket_kind == "trace":
+            source += (f" LEFT JOIN {quote_identifier(TRACE_CHANGES[0])}.{quote_identifier(TRACE_CHANGES[1])} AS c "
+                       "ON c.trace_id = t.trace_id")
+        return source
+
+    def filter_sql(self, buckets: set[str] | None) -> str:
+        if buckets is None or self.bucket_kind == "all":
+            return "true"
+        days = {dt.date.fromisoformat(b) for b in buckets if b not in ("null", "all")}
+        parts = [f"{self.bucket_sql()} IN ({_date_literals(days)})"] if days else []
+        if "null" in buckets:
+            parts.append(f"{self.bucket_sql()} IS NULL")
+        return " OR ".join(parts) or "false"
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """Columns of every base table of the reader schemas (DESCRIBE per table: duckdb_columns() would bind
+    every view of the warehouse, which takes seconds)."""
+    tables = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1, 2", [list(READER_SCHEMAS)]).fetchall()
+    return {(schema, table): [(r[0], r[1]) for r in con.execute(
+        f"DESCRIBE {quote_identifier(schema)}.{quote_identifier(table)}").fetchall()] for schema, table in tables}
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND schema_name = ? AND table_name = ?", [schema, table]).fetchone()[0] > 0
+
+
+def _comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str | None]:
+    return {(s, t): c for s, t, c in con.execute(
+        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database()"
+    ).fetchall()}
+
+
+def _change_window(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int]:
+    """(changes processed by the last dbt build, traces still pending); (None, 0) without change tracking."""
+    if not (_table_exists(con, *TRACE_CHANGES) and _table_exists(con, *CHANGE_LOG)):
+        return None, 0
+    through, pending = con.execute(
+        "SELECT coalesce(max(changes_logged_through), 0), count(*) FILTER (WHERE is_pending) "
+        "FROM intermediate.int_trace_changes").fetchone()
+    return int(through), int(pending)
+
+
+def _dirty_days(con: duckdb.DuckDBPyConnection, after: int, through: int) -> set[dt.date]:
+    """Delivery days whose rows of trace-scoped tables may differ from the version published at `after`."""
+    rows = con.execute("""
+        WITH touched AS (
+            SELECT trace_id, delivery_date FROM raw.trace_change_log
+            WHERE change_seq > ? AND change_seq <= ?
+        )
+        SELECT DISTINCT day FROM (
+            SELECT delivery_date AS day FROM touched
+            UNION ALL
+            SELECT unnest(generate_series(c.first_delivery_date, c.last_delivery_date, INTERVAL 1 DAY))::DATE
+            FROM intermediate.int_trace_changes AS c
+            WHERE c.trace_id IN (SELECT trace_id FROM touched)
+              AND c.first_delivery_date IS NOT NULL AND c.last_delivery_date IS NOT NULL
+        ) WHERE day IS NOT NULL""", [after, through]).fetchall()
+    return {r[0] for r in rows}
+
+
+def _plan_tables(con, base: dict | None, tracked: set[str], through: int | None, full: bool) -> tuple[list[TablePlan], set]:
+    columns = _columns(con)
+    comments = _comments(con)
+    has_changes = through is not None
+    base_tables = (base or {}).get("tables", {})
+    base_through = (base or {}).get("changes_through")
+    dirty: set[dt.date] = set()
+    window_ok = has_changes and base_through is not None and base_through <= through
+    if window_ok and base_through < through:
+        dirty = _dirty_days(con, base_through, through)
+    plans = []
+    for (schema, table), cols in sorted(columns.items()):
+        names = {c for c, _ in cols}
+        types = dict(cols)
+        name = f"{schema}.{table}"
+        is_tracked = has_changes and name in tracked
+        preference = TRACKED_BUCKET_COLUMNS if is_tracked else FINGERPRINT_BUCKET_COLUMNS
+        bucket_column = next((c for c in preference if c in names and types[c] == "DATE"), None)
+        if bucket_column:
+            kind = "column"
+        elif "trace_id" in names and has_changes:
+            kind = "trace"
+        else:
+            kind = "all"
+            is_tracked = False  # one bucket: nothing to gain from tracking
+        plan = TablePlan(schema, table, cols, "tracked" if is_tracked else "fingerprint", kind, bucket_column,
+                         comment=comments.get((schema, table)))
+        previous = base_tables.get(name)
+        if full:
+            plan.full_reason = "full publish requested"
+        elif previous is None:
+            plan.full_reason = "not published before"
+        elif [list(c) for c in cols] != previous.get("columns"):
+            plan.full_reason = "columns changed"
+        elif (previous.get("strategy"), previous.get("bucket_kind"), previous.get("bucket_column")) != (
+                plan.strategy, kind, bucket_column):
+            plan.full_reason = "bucketing changed"
+        elif plan.strategy == "tracked" and plan.comment != previous.get("marker"):
+            plan.full_reason = "table recreated (full refresh) since the last publish"
+        elif plan.strategy == "tracked" and not window_ok:
+            plan.full_reason = "change log does not continue the last publish"
+        if plan.full_reason:
+            plan.write_buckets = None
+        elif plan.strategy == "tracked":
+            plan.write_buckets = {d.isoformat() for d in dirty}
+        plans.append(plan)
+    return plans, dirty
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection, plan: TablePlan) -> dict[str, dict]:
+    hashed = ", ".join(f"t.{quote_identifier(c)}" for c, _ in plan.columns)
+    rows = con.execute(
+        f"SELECT {plan.bucket_key_sql()} AS bucket, count(*), sum(hash({hashed})::HUGEINT)::VARCHAR "
+        f"FROM {plan.from_sql()} GROUP BY ALL").fetchall()
+    return {bucket: {"rows": n, "fingerprint": h} for bucket, n, h in rows}
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+def _export_select(plan: TablePlan) -> str:
+    parts = []
+    for column, type_name in plan.columns:
+        expr = f"t.{quote_identifier(column)}"
+        if type_name.upper().startswith(AS_TEXT_TYPES):
+            expr = f"CAST({expr} AS VARCHAR)"
+        parts.append(f"{expr} AS {quote_identifier(column)}")
+    return ", ".join(parts)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_buckets(con, paths: SnapshotPaths, plan: TablePlan, version: int, buckets: set[str] | None) -> dict[str, dict]:
+    """Writes the given buckets (None: all) of a table; returns bucket -> {files, rows, bytes}."""
+    target = paths.tables / _table_dir(plan.name) / f"v{version:08d}"
+    if target.exists():
+        shutil.rmtree(target)  # left by a crashed publish of the same version number
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"COPY (SELECT {_export_select(plan)}, {plan.bucket_key_sql()} AS __bucket FROM {plan.from_sql()} "
+        f"WHERE {plan.filter_sql(buckets)}) TO {quote_literal(str(target))} "
+        "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__bucket), FILENAME_PATTERN 'part_{i}')")
+    written: dict[str, dict] = {}
+    files = sorted(target.glob("__bucket=*/*.parquet"))
+    if not files:
+        return written
+    meta = {row[0]: (row[1], row[2]) for row in con.execute(
+        "SELECT file_name, num_rows, file_size_bytes FROM parquet_file_metadata(?::VARCHAR[])",
+        [[str(f) for f in files]]).fetchall()}
+    for f in files:
+        bucket = f.parent.name.split("=", 1)[1]
+        entry = written.setdefault(bucket, {"files": [], "rows": 0, "bytes": 0})
+        entry["files"].append(str(f.relative_to(paths.root)))
+        rows, size = meta[str(f)]
+        entry["rows"] += int(rows)
+        entry["bytes"] += int(size)
+        _fsync(f)
+    for directory in {f.parent for f in files} | {target, target.parent}:
+        _fsync(directory)
+    return written
+
+
+def _view_sql(paths: SnapshotPaths, schema: str, table: str, entry: dict) -> str:
+    columns = entry["columns"]
+    casts = ", ".join(f"CAST({quote_identifier(c)} AS {_check_type(t)}) AS {quote_identifier(c)}" for c, t in columns)
+    files = [str(paths.root / f) for bucket in sorted(entry["buckets"]) for f in entry["buckets"][bucket]["files"]]
+    name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+    if not files:
+        empty = ", ".join(f"CAST(NULL AS {_check_type(t)}) AS {quote_identifier(c)}" for c, t in columns)
+        return f"CREATE VIEW {name} AS SELECT {empty} WHERE false"
+    listing = ", ".join(quote_literal(f) for f in files)
+    return f"CREATE VIEW {name} AS SELECT {casts} FROM read_parquet([{listing}], hive_partitioning = false)"
+
+
+def _build_reader(paths: SnapshotPaths, manifest: dict) -> Path:
+    paths.readers.mkdir(parents=True, exist_ok=True)
+    final = paths.reader_file(manifest["version"])
+    building = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:8]}.building.duckdb")
+    con = duckdb.connect(str(building))
+    try:
+        for schema in sorted({entry["schema"] for entry in manifest["tables"].values()}):
+            con.execute(f"CREATE SCHEMA {quote_identifier(schema)}")
+        for entry in manifest["tables"].values():
+            con.execute(_view_sql(paths, entry["schema"], entry["table"], entry))
+        con.execute("CREATE TABLE snapshot_info (version INTEGER, published_at TIMESTAMPTZ, partition_key VARCHAR, "
+                    "changes_through BIGINT, warehouse VARCHAR, tables INTEGER, total_rows BIGINT)")
+        con.execute("INSERT INTO snapshot_info VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            manifest["version"], manifest["published_at"], manifest.get("partition_key"),
+            manifest.get("changes_through"), manifest["warehouse"], len(manifest["tables"]),
+            sum(e["rows"] for e in manifest["tables"].values())])
+        con.execute("CREATE TABLE snapshot_tables (table_schema VARCHAR, table_name VARCHAR, row_count BIGINT, "
+                    "buckets INTEGER, files INTEGER, strategy VARCHAR)")
+        con.executemany("INSERT INTO snapshot_tables VALUES (?, ?, ?, ?, ?, ?)", [
+            (e["schema"], e["table"], e["rows"], len(e["buckets"]),
+             sum(len(b["files"]) for b in e["buckets"].values()), e["strategy"]) for e in manifest["tables"].values()])
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    _fsync(building)
+    os.replace(building, final)
+    _fsync(paths.readers)
+    return final
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with open(tmp, "w") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync(path.parent)
+
+
+def _swap(paths: SnapshotPaths, version: int) -> None:
+    """Points the reader symlink at `version`: one rename, atomic for every reader."""
+    paths.reader.parent.mkdir(parents=True, exist_ok=True)
+    target = os.path.relpath(paths.reader_file(version), paths.reader.parent)
+    link = paths.reader.with_name(f".{paths.reader.name}.{uuid.uuid4().hex[:8]}.link")
+    os.symlink(target, link)
+    os.replace(link, paths.reader)
+    _fsync(paths.reader.parent)
+
+
+# --- versions and garbage collection -------------------------------------------------------------
+
+def _versions(directory: Path, suffix: str) -> list[int]:
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in directory.iterdir():
+        match = _VERSION_FILE.match(entry.name)
+        if match and match.group(2) == suffix:
+            found.append(int(match.group(1)))
+    return sorted(found)
+
+
+def _load_manifest(paths: SnapshotPaths, version: int | None) -> dict | None:
+    if version is None:
+        return None
+    try:
+        return json.loads(paths.manifest_file(version).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _remove_uncommitted(paths: SnapshotPaths, current: int | None) -> None:
+    """Leftovers of a publish that crashed before its swap: never visible to a reader."""
+    floor = current or 0
+    for version in set(_versions(paths.readers, "duckdb")) | set(_versions(paths.manifests, "json")):
+        if version > floor:
+            paths.reader_file(version).unlink(missing_ok=True)
+            paths.manifest_file(version).unlink(missing_ok=True)
+    for directory in (paths.readers, paths.manifests, paths.reader.parent):
+        if directory.is_dir():
+            for entry in directory.iterdir():
+                if entry.name.startswith(".") and entry.name.endswith((".building.duckdb", ".building.duckdb.wal",
+                                                                      ".tmp", ".link")):
+                    entry.unlink(missing_ok=True)
+    if paths.tables.is_dir():
+        for table_dir in paths.tables.iterdir():
+            for version_dir in table_dir.glob("v*"):
+                match = re.match(r"^v(\d{8})$", version_dir.name)
+                if match and int(match.group(1)) > floor:
+                    shutil.rmtree(version_dir, ignore_errors=True)
+
+
+def collect_garbage(paths: SnapshotPaths, grace_seconds: float | None = None, now: float | None = None) -> dict:
+    """Deletes versions superseded more than `grace_seconds` ago, and every file no kept version uses."""
+    grace = float(os.environ.get("TRACE_PLATFORM_SNAPSHOT_GRACE_SECONDS", 86400)) if grace_seconds is None \
+        else grace_seconds
+    now = time.time() if now is None else now
+    current = current_version(paths)
+    if current is None:
+        return {"versions_deleted": 0, "files_deleted": 0}
+    committed = [v for v in _versions(paths.readers, "duckdb") if v <= current]
+    kept, deleted_versions = [], 0
+    for i, version in enumerate(committed):
+        if version == current:
+            kept.append(version)
+            continue
+        successor = paths.reader_file(committed[i + 1])  # built just before it was swapped in
+        superseded_at = successor.stat().st_mtime
+        if now - superseded_at > grace:
+            paths.reader_file(version).unlink(missing_ok=True)
+            paths.manifest_file(version).unlink(missing_ok=True)
+            deleted_versions += 1
+        else:
+            kept.append(version)
+    referenced: set[str] = set()
+    for version in kept:
+        manifest = _load_manifest(paths, version)
+        if manifest is None:
+            if version == current:
+                raise SnapshotError(f"manifest of the current snapshot version {version} is missing")
+            continue
+        for entry in manifest["tables"].values():
+            for bucket in entry["buckets"].values():
+                referenced.update(bucket["files"])
+    files_deleted = 0
+    if paths.tables.is_dir():
+        for f in paths.tables.rglob("*.parquet"):
+            if str(f.relative_to(paths.root)) not in referenced:
+                f.unlink(missing_ok=True)
+                files_deleted += 1
+        for directory in sorted((d for d in paths.tables.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+            try:
+                directory.rmdir()  # only if empty
+            except OSError:
+                pass
+    return {"versions_deleted": deleted_versions, "files_deleted": files_deleted, "versions_kept": kept}
+
+
+# --- publishing -----------------------------------------------------------------------------------
+
+@dataclass
+class PublishReport:
+    version: int
+    previous_version: int | None
+    reader: str
+    tables: dict[str, dict]
+    dirty_days: list[str]
+    changes_through: int | None
+    rows_total: int
+    rows_written: int
+    bytes_written: int
+    files_written: int
+    files_reused: int
+    seconds: float
+    stage_seconds: dict[str, float]
+    swapped_at: float  # epoch seconds of the atomic swap: from here on readers see this version
+    garbage: dict
+
+    def as_metadata(self) -> dict:
+        return {
+            "version": self.version, "previous_version": self.previous_version, "reader": self.reader,
+            "dirty_days": self.dirty_days, "changes_through": self.changes_through, "rows_total": self.rows_total,
+            "rows_written": self.rows_written, "bytes_written": self.bytes_written,
+            "files_written": self.files_written, "files_reused": self.files_reused,
+            "seconds": round(self.seconds, 3), "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "tables_republished_in_full": {k: v["full_reason"] for k, v in self.tables.items() if v["full_reason"]},
+            "garbage": {k: v for k, v in self.garbage.items() if k != "versions_kept"},
+        }
+
+
+def trace_scoped_tables(manifest_path: str | os.PathLike) -> set[str]:
+    """`schema.table` of the dbt models tagged trace_scoped, from dbt's manifest.json ({} if unreadable)."""
+    try:
+        manifest = json.loads(Path(manifest_path).read_text())
+    except (OSError, ValueError):
+        return set()
+    return {f"{node['schema']}.{node.get('alias') or node['name']}" for node in manifest.get("nodes", {}).values()
+            if node.get("resource_type") == "model" and "trace_scoped" in (node.get("tags") or [])}
+
+
+class _PublishLock:
+    """One publisher at a time per snapshot root (callers also hold the warehouse writer lock)."""
+
+    def __init__(self, root: Path):
+        root.mkdir(parents=True, exist_ok=True)
+        self._handle = open(root / ".publish.lock", "a+")  # noqa: SIM115
+
+    def __enter__(self):
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+        self._handle.close()
+
+
+def publish_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    paths: SnapshotPaths,
+    *,
+    warehouse: str | os.PathLike,
+    tracked_tables: set[str] | None = None,
+    partition_key: str | None = None,
+    full: bool = False,
+    grace_seconds: float | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> PublishReport:
+    """Publishes a new reader version of the analyst schemas from an open warehouse connection.
+
+    `con` must be a read-write connection held under the warehouse writer lock (the publish marks
+    the tracked tables it wrote, see the module docstring). `tracked_tables`: `schema.table` of the
+    trace-scoped models (`trace_scoped_tables`); without it every table is fingerprinted, which is
+    correct but scans all of history.
+    """
+    started = time.perf_counter()
+    stages: dict[str, float] = {}
+    last = [started]
+
+    def stage(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = stages.get(name, 0.0) + now - last[0]
+        last[0] = now
+        if on_stage is not None:
+            on_stage(name)
+
+    full = full or os.environ.get("TRACE_PLATFORM_SNAPSHOT_FULL") == "1"
+    with _PublishLock(paths.root):
+        previous = current_version(paths)
+        _remove_uncommitted(paths, previous)
+        base = _load_manifest(paths, previous)
+        version = (previous or 0) + 1
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET preserve_insertion_order = false")
+        through, pending = _change_window(con)
+        if pending:
+            raise SnapshotError(f"{pending} trace(s) are still pending in intermediate.int_trace_changes: the last "
+                                "dbt build did not finish; not publishing a half-built state")
+        plans, dirty = _plan_tables(con, base, tracked_tables or set(), through, full)
+        stage("plan")
+
+        base_tables = (base or {}).get("tables", {})
+        tables: dict[str, dict] = {}
+        report_tables: dict[str, dict] = {}
+        rows_written = bytes_written = files_written = 0
+        for plan in plans:
+            table_started = time.perf_counter()
+            previous_entry = base_tables.get(plan.name)
+            carried = {} if plan.full_reason else dict((previous_entry or {}).get("buckets", {}))
+            if plan.strategy == "fingerprint":
+                plan.fingerprints = _fingerprints(con, plan)
+                if plan.full_reason:
+                    to_write = None
+                else:
+                    to_write = {b for b, fp in plan.fingerprints.items()
+                                if carried.get(b, {}).get("fingerprint") != fp["fingerprint"]
+                                or carried.get(b, {}).get("rows") != fp["rows"]}
+                    carried = {b: e for b, e in carried.items() if b in plan.fingerprints}
+            else:
+                to_write = plan.write_buckets
+            if to_write is not None:
+                for bucket in to_write:
+                    carried.pop(bucket, None)
+            written = _write_buckets(con, paths, plan, version, to_write) if to_write != set() else {}
+            buckets = {**(carried if to_write is not None else {}), **written}
+            for bucket, fp in plan.fingerprints.items():
+                if bucket in buckets:
+                    buckets[bucket]["fingerprint"] = fp["fingerprint"]
+            warehouse_rows = con.execute(
+                f"SELECT count(*) FROM {quote_identifier(plan.schema)}.{quote_identifier(plan.table)}").fetchone()[0]
+            published_rows = sum(b["rows"] for b in buckets.values())
+            if published_rows != warehouse_rows and to_write is not None:
+                # The change tracking missed something: republish this table in full.
+                plan.full_reason = (f"row count reconciliation failed ({published_rows} published, "
+                                    f"{warehouse_rows} in the warehouse)")
+                written = _write_buckets(con, paths, plan, version, None)
+                buckets = written
+                for bucket, fp in plan.fingerprints.items():
+                    if bucket in buckets:
+                        buckets[bucket]["fingerprint"] = fp["fingerprint"]
+                published_rows = sum(b["rows"] for b in buckets.values())
+            if published_rows != warehouse_rows:
+                raise SnapshotError(f"{plan.name}: {published_rows} rows published but {warehouse_rows} in the warehouse")
+            marker = previous_entry.get("marker") if previous_entry and not plan.full_reason else None
+            if plan.strategy == "tracked" and (marker is None or plan.comment != marker):
+                marker = f"{MARKER_PREFIX}{uuid.uuid4().hex}"
+                con.execute(f"COMMENT ON TABLE {quote_identifier(plan.schema)}.{quote_identifier(plan.table)} "
+                            f"IS {quote_literal(marker)}")
+            tables[plan.name] = {
+                "schema": plan.schema, "table": plan.table, "columns": [list(c) for c in plan.columns],
+                "strategy": plan.strategy, "bucket_kind": plan.bucket_kind, "bucket_column": plan.bucket_column,
+                "marker": marker if plan.strategy == "tracked" else None, "rows": published_rows, "buckets": buckets,
+            }
+            new_files = sum(len(b["files"]) for b in written.values())
+            report_tables[plan.name] = {
+                "strategy": plan.strategy, "buckets": len(buckets), "buckets_written": len(written),
+                "rows": published_rows, "rows_written": sum(b["rows"] for b in written.values()),
+                "bytes_written": sum(b["bytes"] for b in written.values()), "files_written": new_files,
+                "full_reason": plan.full_reason, "seconds": round(time.perf_counter() - table_started, 3),
+            }
+            rows_written += report_tables[plan.name]["rows_written"]
+            bytes_written += report_tables[plan.name]["bytes_written"]
+            files_written += new_files
+        stage("write_parquet")
+
+        manifest = {
+            "version": version, "previous_version": previous,
+            "published_at": dt.datetime.now(dt.UTC).isoformat(), "partition_key": partition_key,
+            "warehouse": str(Path(warehouse).absolute()), "changes_through": through, "tables": tables,
+        }
+        _write_json(paths.manifest_file(version), manifest)
+        _build_reader(paths, manifest)
+        stage("build_reader")
+        if on_stage is not None:
+            on_stage("before_swap")
+        _swap(paths, version)
+        swapped_at = time.time()
+        stage("swap")
+        garbage = collect_garbage(paths, grace_seconds)
+        stage("garbage_collection")
+
+    all_files = sum(len(b["files"]) for e in tables.values() for b in e["buckets"].values())
+    return PublishReport(
+        version=version, previous_version=previous, reader=str(paths.reader), tables=report_tables,
+        dirty_days=sorted(d.isoformat() for d in dirty), changes_through=through,
+        rows_total=sum(e["rows"] for e in tables.values()), rows_written=rows_written, bytes_written=bytes_written,
+        files_written=files_written, files_reused=all_files - files_written,
+        seconds=time.perf_counter() - started, stage_seconds=stages, swapped_at=swapped_at, garbage=garbage)
+
+
+def publish_warehouse(warehouse: str | os.PathLike, paths: SnapshotPaths | None = None, *,
+                      tracked_tables: set[str] | None = None, **kwargs) -> PublishReport:
+    """Opens the warehouse under the writer lock and publishes (for scripts and tests)."""
+    from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_write_lock
+
+    path = Path(warehouse).absolute()
+    paths = paths or snapshot_paths(path)
+    with warehouse_write_lock(path):
+        con = connect_with_retry(lambda: duckdb.connect(str(path)), path)
+        try:
+            return publish_snapshot(con, paths, warehouse=path, tracked_tables=tracked_tables, **kwargs)
+        finally:
+            con.close()
