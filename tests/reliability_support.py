@@ -53,14 +53,8 @@ RUN_SPECIFIC_COLUMNS = {
     ("intermediate", "int_trace_changes"): {"changed_at", "changes_logged_through"},
     ("audit", "check_results"): {"run_id", "evaluated_at", "recorded_at", "metadata", "description"},
 }
-# Reason texts chosen by a tie-break the models leave open (arg_max over equal repeat counts,
-# arg_min over a join with several rows per key): a rebuild of the same trace may pick another
-# tool's text. A model bug, reported with its fix in docs/reliability.md; excluded here so the
-# fault tests test faults. Remove once the models order their tie-breaks.
-NONDETERMINISTIC_COLUMNS = {
-    ("intermediate", "int_trace_eval_features"): {"wrong_tool_reason", "repeated_calls_reason"},
-    ("eval", "eval_trace_labels"): {"wrong_tool_reason", "inefficient_path_reason"},
-}
+# The eval reasons order their tie-breaks fully, so every column is compared.
+NONDETERMINISTIC_COLUMNS: dict[tuple[str, str], set[str]] = {}
 DISTINCT_ROWS = {("raw", "trace_change_log")}
 HISTORY_TABLES = {("audit", "check_results")}
 

@@ -314,9 +314,6 @@ def test_the_landing_sensor_requests_a_run_for_a_file_that_appeared_after_the_la
     assert [r.partition_key for r in requests] == [D1]
 
 
-@pytest.mark.xfail(strict=True, reason="loader reads a file that grows during the run up to its current end: a "
-                                       "half-written last line is quarantined (fix: defer files whose size/mtime "
-                                       "changed since the listing; see docs/reliability.md)")
 def test_a_file_still_being_written_during_the_run_is_not_half_read(tmp_path, monkeypatch):
     landing, db = tmp_path / "landing", tmp_path / "wh.duckdb"
     path = write_lines(landing, D1, "a.jsonl", [line(event("e1"))])
@@ -326,19 +323,19 @@ def test_a_file_still_being_written_during_the_run_is_not_half_read(tmp_path, mo
         with open(path, "a") as handle:
             handle.write(line(event("e2")) + "\n" + half[: len(half) // 2])
 
+    ingest(db, landing, D1)  # an earlier run loaded the file as it was then
     with monkeypatch.context() as patch:
         _appearing_during_the_run(patch, keep_writing)
-        ingest(db, landing, D1)
+        with pytest.raises(loader.LandingFileChanged, match="changed while it was being read"):
+            ingest(db, landing, D1)
     assert query(db, "SELECT count(*) FROM raw.quarantine") == [(0,)]  # no half line quarantined
+    assert query(db, "SELECT event_id FROM raw.trace_events") == [("e1",)]  # the earlier load is kept
     with open(path, "a") as handle:  # the producer finishes; the next run loads the whole file
         handle.write(half[len(half) // 2:] + "\n")
     ingest(db, landing, D1)
     assert query(db, "SELECT event_id FROM raw.trace_events ORDER BY 1") == [("e1",), ("e2",), ("e3",)]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="loader: the conflict lines of a LATER day's file are re-read without the invalid-UTF-8 "
-                          "repair, so running days out of order crashes (fix: docs/reliability.md)")
 def test_out_of_order_days_with_an_invalid_utf8_line_beside_a_conflict(tmp_path):
     import duckdb
 

@@ -94,9 +94,6 @@ def test_hostile_partition_keys_are_rejected_by_the_cli_and_by_dagster(tmp_path)
         job.execute_in_process(partition_key=HOSTILE_KEYS[0], instance=instance)
 
 
-@pytest.mark.xfail(strict=True, reason="dbt vars are pasted into SQL unvalidated in int_trace_eval_features.sql and "
-                                       "eval_trace_labels.sql (fix in docs/reliability.md: numbers through | float, "
-                                       "string lists quoted with replace(\"'\", \"''\"))")
 def test_hostile_dbt_vars_are_validated_or_quoted(tmp_path):
     warehouse = tmp_path / "wh.duckdb"
     duckdb.connect(str(warehouse)).close()

@@ -12,7 +12,7 @@ intent_medians as (
     from features
     where intent is not null
     group by intent
-    having count(*) >= {{ var('inefficient_path_min_intent_traces') }}
+    having count(*) >= {{ number_var('inefficient_path_min_intent_traces') }}
 )
 
 select
@@ -27,12 +27,12 @@ select
     features.recovered_reason is not null as recovered_from_error,
     redact_text(features.recovered_reason) as recovered_from_error_reason,
     features.repeated_calls_reason is not null
-        or features.tool_call_count > {{ var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
+        or features.tool_call_count > {{ number_var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
         as inefficient_path,
     redact_text(coalesce(features.repeated_calls_reason,
-             case when features.tool_call_count > {{ var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
+             case when features.tool_call_count > {{ number_var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
                   then format('{} tool calls, more than {} × the median {} for intent {}',
-                              features.tool_call_count, {{ var('inefficient_path_median_multiplier') }},
+                              features.tool_call_count, {{ number_var('inefficient_path_median_multiplier') }},
                               intent_medians.median_tool_calls, features.intent) end)) as inefficient_path_reason
 from features
 left join intent_medians using (intent)

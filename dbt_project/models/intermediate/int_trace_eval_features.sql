@@ -9,15 +9,16 @@ with calls as (
 wrong_tool as (
     -- a call failed as not applicable and a different tool was called after it
     select failed.trace_id,
-           arg_min(format('{} failed with {}; {} was called next', failed.tool_name, failed.error_type, later.tool_name),
-                   failed.request_sequence) as wrong_tool_reason
+           -- a full ORDER BY, not arg_min: ties would make the reason differ between rebuilds
+           first(format('{} failed with {}; {} was called next', failed.tool_name, failed.error_type, later.tool_name)
+                 order by failed.request_sequence, later.request_sequence) as wrong_tool_reason
     from calls as failed
     join calls as later
         on later.trace_id = failed.trace_id
        and later.request_sequence > failed.request_sequence
        and later.tool_name is distinct from failed.tool_name
     where failed.result_status = 'error'
-      and failed.error_type in ({{ "'" ~ var('wrong_tool_error_types') | join("', '") ~ "'" }})
+      and failed.error_type in ({{ string_list_var('wrong_tool_error_types') }})
     group by failed.trace_id
 ),
 
@@ -26,7 +27,7 @@ failed_validation as (
            arg_min(format('{} result failed validation ({})', tool_name, error_type), request_sequence) as reason
     from calls
     where result_status in ('error', 'timeout')
-      and error_type in ({{ "'" ~ var('bad_parameters_error_types') | join("', '") ~ "'" }})
+      and error_type in ({{ string_list_var('bad_parameters_error_types') }})
     group by trace_id
 ),
 
@@ -43,7 +44,8 @@ changed_retries as (
 repeated_calls as (
     -- the same tool called more than once with the same arguments (exact JSON text)
     select trace_id,
-           arg_max(format('{} called {} times with identical arguments', tool_name, repeats), repeats) as reason
+           first(format('{} called {} times with identical arguments', tool_name, repeats)
+                 order by repeats desc, tool_name, arguments_text) as reason
     from (
         select trace_id, tool_name, arguments::varchar as arguments_text, count(*) as repeats
         from calls

@@ -135,6 +135,7 @@ def ingest_partition(
         _parse_otlp_files(con, otlp, limits, marker, work_dir)
         if otlp:
             stage("parse_otlp")
+        _refuse_files_changed_since_listing(prepared)
         _run_script(con, "resolve_duplicates.sql", {"partition": partition_key})
         stage("resolve_duplicates")
 
@@ -146,9 +147,23 @@ def ingest_partition(
         later = [f for f, is_new in conflict_files.items() if not is_new and not f.startswith(f"{OTLP_DIR}/")]
         if later:
             conflict_inputs += _prepare_other_files(landing, later, work_dir / "later", limits, marker[1:])
-        conflict_lines = file_lines_sql(conflict_inputs, limits.max_line_bytes)
-        con.execute(read_sql("fetch_conflict_lines.sql").replace("{file_lines}", conflict_lines),
-                    {"quarantine_chars": limits.quarantine_line_chars})
+        fetch_conflicts = read_sql("fetch_conflict_lines.sql")
+        conflict_params = {"quarantine_chars": limits.quarantine_line_chars}
+        try:
+            con.execute(fetch_conflicts.replace("{file_lines}", file_lines_sql(conflict_inputs, limits.max_line_bytes)),
+                        conflict_params)
+        except duckdb.InvalidInputException as exc:
+            # A file re-read here (often a later day's) holds invalid UTF-8: repair those files as
+            # the parse does, then read again. The failed statement created nothing.
+            if "unicode" not in str(exc).lower():
+                raise
+            repair_dir = work_dir / "conflicts_repaired"
+            repair_dir.mkdir(exist_ok=True)
+            for index, item in enumerate(conflict_inputs):
+                if not item.marked_lines and item.read_path is not None:
+                    repair_file(item, repair_dir, index, limits, marker[1:])
+            con.execute(fetch_conflicts.replace("{file_lines}", file_lines_sql(conflict_inputs, limits.max_line_bytes)),
+                        conflict_params)
 
         report.demoted_from_later_partitions = con.execute(
             "SELECT count(*) FROM ingest_losers WHERE NOT is_new").fetchone()[0]
@@ -195,6 +210,31 @@ def ingest_partition(
         report.otlp["events_with_default_tenant"] = int(defaulted)
     report.seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
     return report
+
+
+class LandingFileChanged(RuntimeError):
+    """A listed file was modified while the partition was being read."""
+
+
+def _refuse_files_changed_since_listing(prepared: list) -> None:
+    """A producer still writing a file in place would have it half-read: publish nothing then.
+
+    The partition keeps its previously published rows (nothing is lost), the run fails with this
+    message, and the landing sensor requests the next run once the file's fingerprint settles.
+    """
+    changed = []
+    for item in prepared:
+        try:
+            now = item.file.path.stat()
+            if now.st_size != item.file.size_bytes or now.st_mtime_ns != item.file.mtime_ns:
+                changed.append(item.file.relative_name)
+        except FileNotFoundError:
+            changed.append(item.file.relative_name)
+    if changed:
+        raise LandingFileChanged(
+            f"{len(changed)} landing file(s) changed while it was being read, nothing was published: "
+            f"{', '.join(changed[:5])}; deliver files by writing elsewhere and renaming them into place, "
+            "then run the day again")
 
 
 class _StageTimer:
