@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from trace_platform.lib import settings
-from trace_platform.lib.landing import LandingError, parse_partition_key
+from trace_platform.lib.landing import LandingError, parse_partition_key, partition_folders
 
 
 def _fail(message: str) -> None:
@@ -111,7 +111,7 @@ def run(start: str, end: str | None, landing: Path | None, warehouse: Path | Non
     warehouse_path = settings.warehouse_path(warehouse)
     if not landing_path.is_dir():
         _fail(f"landing folder {landing_path} does not exist")
-    missing = [d for d in days if not (landing_path / d).is_dir()]
+    missing = [d for d in days if not partition_folders(landing_path, d)]  # native and/or otlp/<day>
     if missing:
         _fail(f"no delivery folder for {', '.join(missing)} under {landing_path}")
     os.environ["TRACE_PLATFORM_LANDING"] = str(landing_path)
