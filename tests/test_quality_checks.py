@@ -69,7 +69,10 @@ def test_accounting_mismatch_fails_r9_and_blocks_everything_downstream(runs):
     result = runs["lost_row"]
     assert not result.success
     found = evaluations(result)
-    assert set(found) == {("raw/ingest_files", "r9_line_accounting")}  # nothing downstream ran
+    # nothing downstream ran: only the ingestion step's own checks were evaluated
+    assert set(found) == {("raw/ingest_files", "r9_line_accounting"),
+                          ("raw/trace_change_log", "change_log_covers_partition")}
+    assert found[("raw/trace_change_log", "change_log_covers_partition")].passed
     r9 = found[("raw/ingest_files", "r9_line_accounting")]
     assert (r9.passed, r9.severity, r9.blocking) == (False, ERROR, True)
     assert metadata(r9)["unbalanced_files"] == 1
@@ -79,7 +82,9 @@ def test_accounting_mismatch_fails_r9_and_blocks_everything_downstream(runs):
     # the hook recorded the failed evaluation although the run stopped
     assert query(runs["paths"]["warehouse"],
                  "SELECT check_name, passed, severity, blocking, partition_date::VARCHAR FROM audit.check_results "
-                 "WHERE run_id = ?", [result.run_id]) == [("r9_line_accounting", False, "ERROR", True, BROKEN_DAY)]
+                 "WHERE run_id = ? ORDER BY check_name", [result.run_id]) == [
+        ("change_log_covers_partition", True, "ERROR", False, BROKEN_DAY),
+        ("r9_line_accounting", False, "ERROR", True, BROKEN_DAY)]
 
 
 def test_incomplete_trail_fails_the_right_checks_with_severity_and_metadata(runs):
@@ -138,8 +143,13 @@ def test_check_results_holds_one_row_per_evaluation_of_every_run(runs):
     history = query(warehouse, "SELECT partition_date::VARCHAR, bool_and(passed) FROM audit.check_results "
                                "WHERE check_name = 'r4_one_result' GROUP BY 1 ORDER BY 1")
     assert history == [(CLEAN_DAY, True), (BROKEN_DAY, False)]
-    collector = evaluations(runs["broken"])[("audit/check_results", "all_evaluations_recorded")]
-    assert collector.passed and metadata(collector)["evaluations"] == len(evaluations(runs["broken"])) - 1
+    # the collector sees every evaluation before its own, i.e. all but itself and the final publish's
+    found = evaluations(runs["broken"])
+    after_collector = {("audit/check_results", "all_evaluations_recorded"),
+                       ("reader/snapshot_with_checks", "reader_matches_warehouse")}
+    assert after_collector <= set(found)
+    collector = found[("audit/check_results", "all_evaluations_recorded")]
+    assert collector.passed and metadata(collector)["evaluations"] == len(set(found) - after_collector)
 
 
 def test_recording_is_idempotent(runs):
