@@ -207,3 +207,33 @@ CREATE OR REPLACE TEMP MACRO otlp_type_rank(event_type) AS CASE event_type
     WHEN 'confirmation_response' THEN 7 WHEN 'tool_result' THEN 8 WHEN 'side_effect' THEN 9
     WHEN 'rollback' THEN 10 WHEN 'error' THEN 11 WHEN 'final_result' THEN 12 WHEN 'feedback' THEN 13
     ELSE 14 END;
+
+-- A text that is itself a JSON string literal (OpenLLMetry serialises a function's return value
+-- with json.dumps: "\"Refunded.\""): the string it holds.
+CREATE OR REPLACE TEMP MACRO otlp_unquote(t) AS CASE
+    WHEN left(t, 1) = '"' AND json_valid(t) AND json_type(t::JSON) = 'VARCHAR' THEN t::JSON ->> '$'
+    ELSE t END;
+-- The text of a message value: content blocks [{"text": ...}, ...] (Strands, Bedrock) joined by
+-- new lines; else the value as text.
+CREATE OR REPLACE TEMP MACRO otlp_message_text(v) AS CASE
+    WHEN json_type(otlp_parsed(v)) = 'ARRAY'
+         AND len(list_filter(json_extract_string(otlp_parsed(v), '$[*].text'), lambda mt_x: mt_x IS NOT NULL)) > 0
+        THEN array_to_string(list_filter(json_extract_string(otlp_parsed(v), '$[*].text'), lambda mt_x: mt_x IS NOT NULL), chr(10))
+    ELSE otlp_unquote(otlp_as_text(v)) END;
+-- OpenLLMetry records a Python function's input as {"args": [...], "kwargs": {...}}: with no
+-- positional arguments, the keyword arguments are the call's arguments.
+CREATE OR REPLACE TEMP MACRO otlp_unwrap_kwargs(v) AS CASE
+    WHEN json_type(v) = 'OBJECT' AND list_sort(json_keys(v)) = ['args', 'kwargs'] AND json_type(v, '$.kwargs') = 'OBJECT'
+         AND json_type(v, '$.args') = 'ARRAY' AND json_array_length(v, '$.args') = 0 THEN json_extract(v, '$.kwargs')
+    ELSE v END;
+-- The first user message of a message list (Pydantic AI's pydantic_ai.all_messages /
+-- all_messages_events on the agent run span): {"role": "user", "content": "..."} or with
+-- "parts": [{"type": "text", "content": "..."}]. NULL when there is none.
+CREATE OR REPLACE TEMP MACRO otlp_first_user_msg(v) AS CASE WHEN json_type(otlp_parsed(v)) = 'ARRAY' THEN
+    list_filter(json_extract(otlp_parsed(v), '$[*]'), lambda um_x: json_extract_string(um_x, '$.role') = 'user')[1] END;
+CREATE OR REPLACE TEMP MACRO otlp_user_text(v) AS coalesce(
+    CASE WHEN json_type(otlp_first_user_msg(v), '$.content') = 'VARCHAR' THEN json_extract_string(otlp_first_user_msg(v), '$.content') END,
+    nullif(array_to_string(list_filter(json_extract_string(otlp_first_user_msg(v), '$.parts[*].content'), lambda ut_x: ut_x IS NOT NULL), chr(10)), ''));
+-- The Vercel AI SDK's ai.prompt, {"prompt": "..."} (or {"system", "messages"}): the prompt's text when it is one.
+CREATE OR REPLACE TEMP MACRO otlp_ai_prompt_text(v) AS CASE
+    WHEN json_type(otlp_parsed(v), '$.prompt') = 'VARCHAR' THEN json_extract_string(otlp_parsed(v), '$.prompt') END;

@@ -52,6 +52,8 @@ classified AS (
                      AND coalesce(a['gen_ai.request.model'], a['gen_ai.response.model']) IS NOT NULL
                      AND a['gen_ai.tool.name'] IS NULL)
                 THEN 'model'
+            -- Google ADK's "execute_tool (merged)" span only bundles parallel calls that have spans of their own
+            WHEN otlp_text(a['gen_ai.tool.name']) = '(merged tools)' OR name = 'execute_tool (merged)' THEN 'step'
             WHEN op = 'execute_tool' OR oi_kind = 'TOOL' OR tl_kind = 'tool' OR a['ai.toolCall.name'] IS NOT NULL
                  OR (op IS NULL AND oi_kind IS NULL AND a['gen_ai.tool.name'] IS NOT NULL)
                 THEN 'tool'
@@ -67,7 +69,10 @@ classified AS (
                  otlp_text(a['traceloop.association.properties.session_id']), otlp_text(ra['session.id'])) AS own_session,
         coalesce(otlp_text(a['user.id']), otlp_text(a['enduser.id']), otlp_text(a['trace_platform.user.id']),
                  otlp_text(a['traceloop.association.properties.user_id']), otlp_text(ra['user.id'])) AS own_user,
-        coalesce(otlp_text(a['trace_platform.agent.name']), otlp_text(a['gen_ai.agent.name']), otlp_text(a['agent.name'])) AS own_agent_name,
+        coalesce(otlp_text(a['trace_platform.agent.name']), otlp_text(a['gen_ai.agent.name']), otlp_text(a['agent.name']),
+                 otlp_text(a['agent_name'])) AS own_agent_name,
+        coalesce(otlp_text(ra['trace_platform.agent.name']), otlp_text(ra['service.name'])) AS res_agent_name,
+        coalesce(otlp_text(ra['trace_platform.agent.version']), otlp_text(ra['service.version'])) AS res_agent_version,
         coalesce(otlp_text(a['trace_platform.agent.version']), otlp_text(a['gen_ai.agent.version'])) AS own_agent_version
     FROM kinds
 ),
@@ -79,7 +84,10 @@ per_trace AS (
         arg_min(own_session, [CASE WHEN is_root THEN 0 ELSE 1 END, start_ns]) FILTER (WHERE own_session IS NOT NULL) AS session,
         arg_min(own_user, [CASE WHEN is_root THEN 0 ELSE 1 END, start_ns]) FILTER (WHERE own_user IS NOT NULL) AS user_id,
         arg_min(own_agent_name, [CASE WHEN is_root THEN 0 ELSE 1 END, start_ns]) FILTER (WHERE own_agent_name IS NOT NULL) AS agent_name,
-        arg_min(own_agent_version, [CASE WHEN is_root THEN 0 ELSE 1 END, start_ns]) FILTER (WHERE own_agent_version IS NOT NULL) AS agent_version
+        arg_min(own_agent_version, [CASE WHEN is_root THEN 0 ELSE 1 END, start_ns]) FILTER (WHERE own_agent_version IS NOT NULL) AS agent_version,
+        -- a record delivered without a resource (e.g. a log record) takes the trace's service
+        arg_min(res_agent_name, [CASE WHEN is_root THEN 0 ELSE 1 END, start_ns]) FILTER (WHERE res_agent_name IS NOT NULL) AS res_agent_name,
+        arg_min(res_agent_version, [CASE WHEN is_root THEN 0 ELSE 1 END, start_ns]) FILTER (WHERE res_agent_version IS NOT NULL) AS res_agent_version
     FROM classified
     GROUP BY trace_id
 ),
@@ -91,6 +99,19 @@ exceptions AS (
     FROM ingest_work.otlp_sevents AS e
     LEFT JOIN ingest_work.otlp_attr_maps AS m ON m.owner_uid = e.uid
     WHERE e.bad_field IS NULL AND e.name = 'exception'
+    GROUP BY e.span_uid
+),
+-- GenAI events recorded as span events (Strands): the user's message, the model's (or tool's) choice,
+-- the tool's input message
+genai_events AS (
+    SELECT e.span_uid,
+           arg_min(m.attrs['content'], e.event_index) FILTER (WHERE e.name = 'gen_ai.user.message' AND m.attrs['content'] IS NOT NULL) AS user_message,
+           arg_min(m.attrs['content'], e.event_index) FILTER (WHERE e.name = 'gen_ai.tool.message' AND m.attrs['content'] IS NOT NULL) AS tool_message,
+           arg_max(m.attrs['message'], e.event_index) FILTER (WHERE e.name = 'gen_ai.choice' AND m.attrs['message'] IS NOT NULL) AS choice_message,
+           arg_max(m.attrs['finish_reason'], e.event_index) FILTER (WHERE e.name = 'gen_ai.choice' AND m.attrs['finish_reason'] IS NOT NULL) AS choice_finish_reason
+    FROM ingest_work.otlp_sevents AS e
+    JOIN ingest_work.otlp_attr_maps AS m ON m.owner_uid = e.uid
+    WHERE e.bad_field IS NULL AND e.name IN ('gen_ai.user.message', 'gen_ai.tool.message', 'gen_ai.choice')
     GROUP BY e.span_uid
 ),
 span_events AS (
@@ -112,8 +133,8 @@ SELECT
     CASE WHEN c.own_tenant IS NOT NULL THEN c.own_tenant_source WHEN t.tenant IS NOT NULL THEN 'trace' ELSE 'default' END AS tenant_source,
     coalesce(c.own_session, t.session) AS session_id,
     coalesce(c.own_user, t.user_id) AS user_id,
-    coalesce(otlp_text(c.ra['trace_platform.agent.name']), t.agent_name, otlp_text(c.ra['service.name']), 'unknown') AS agent_name,
-    coalesce(otlp_text(c.ra['trace_platform.agent.version']), t.agent_version, otlp_text(c.ra['service.version']), 'unknown') AS agent_version,
+    coalesce(otlp_text(c.ra['trace_platform.agent.name']), t.agent_name, otlp_text(c.ra['service.name']), t.res_agent_name, 'unknown') AS agent_name,
+    coalesce(otlp_text(c.ra['trace_platform.agent.version']), t.agent_version, otlp_text(c.ra['service.version']), t.res_agent_version, 'unknown') AS agent_version,
     -- errors
     x.exception_type, x.exception_message, coalesce(x.exception_count, 0) AS exception_count,
     coalesce(otlp_text(c.a['error.type']), x.exception_type, otlp_text(c.a['exception.type'])) AS error_type,
@@ -127,10 +148,13 @@ SELECT
              nullif(regexp_extract(c.name, '^execute_tool (.+)$', 1), '')) AS own_tool_name,
     coalesce(c.a['gen_ai.tool.call.arguments'], c.a['tool_call.function.arguments'], c.a['ai.toolCall.args'],
              c.a['ai.toolCall.input'], c.a['gcp.vertex.agent.tool_call_args'], c.a['tool_arguments'], c.a['input.value'],
-             CASE WHEN c.tl_kind = 'tool' THEN c.a['traceloop.entity.input'] END, c.a['tool.parameters']) AS own_arguments,
+             CASE WHEN c.tl_kind = 'tool' THEN c.a['traceloop.entity.input'] END, c.a['tool.parameters'],
+             g.tool_message) AS own_arguments,
     coalesce(c.a['gen_ai.tool.call.result'], c.a['ai.toolCall.result'], c.a['ai.toolCall.output'],
              c.a['gcp.vertex.agent.tool_response'], c.a['tool_response'], c.a['output.value'],
-             CASE WHEN c.tl_kind = 'tool' THEN c.a['traceloop.entity.output'] END) AS tool_output,
+             CASE WHEN c.tl_kind = 'tool' THEN c.a['traceloop.entity.output'] END, g.choice_message) AS tool_output,
+    g.user_message AS event_user_message, g.choice_message AS event_choice_message,
+    g.choice_finish_reason AS event_finish_reason,
     -- the access class: our attribute, else MCP annotations, else unknown (never guessed)
     CASE
         WHEN otlp_text(c.a['trace_platform.tool.access']) IN ('read_only', 'state_changing', 'unknown') THEN otlp_text(c.a['trace_platform.tool.access'])
@@ -163,7 +187,8 @@ SELECT
 FROM classified AS c
 LEFT JOIN per_trace AS t USING (trace_id)
 LEFT JOIN exceptions AS x ON x.span_uid = c.uid
-LEFT JOIN span_events AS se ON se.span_uid = c.uid;
+LEFT JOIN span_events AS se ON se.span_uid = c.uid
+LEFT JOIN genai_events AS g ON g.span_uid = c.uid;
 
 -- Tool calls a model requested, from its span (OpenInference and OpenLLMetry flattened attributes,
 -- gen_ai.output.messages, the Vercel AI SDK's ai.response.toolCalls) or from a GenAI log record.
@@ -190,21 +215,48 @@ WITH flattened AS (
     )
     GROUP BY owner_uid, m, n
 ),
--- structured message lists: [{"role", "parts": [{"type": "tool_call", ...}]}] (semantic
--- conventions) or OpenAI style [{"role", "tool_calls": [{"id", "function": {...}}]}]
-message_lists AS (
-    SELECT uid AS owner_uid, otlp_parsed(a['gen_ai.output.messages']) AS msgs FROM ingest_work.otlp_ctx
-    WHERE a['gen_ai.output.messages'] IS NOT NULL
+-- The model's output messages, from every place frameworks put them. A message is
+-- {"role", "parts": [{"type": "tool_call", ...}]} (semantic conventions), OpenAI style
+-- {"role", "tool_calls": [{"id", "function": {...}}]}, Bedrock / Anthropic style
+-- {"content": [{"toolUse": {...}} | {"type": "tool_use", ...}]} or Gemini style
+-- {"parts": [{"function_call": {...}}]}. Numbered per record over all its sources.
+message_items AS (
+    SELECT c.uid AS owner_uid, 0 AS list_rank, e.key::BIGINT AS item_index, e.value::JSON AS msg
+    FROM ingest_work.otlp_ctx AS c, json_each(otlp_parsed(c.a['gen_ai.output.messages'])) AS e
+    WHERE c.a['gen_ai.output.messages'] IS NOT NULL AND json_type(otlp_parsed(c.a['gen_ai.output.messages'])) = 'ARRAY'
     UNION ALL
     -- log record bodies: gen_ai.choice {"message": {...}}, gen_ai.assistant.message {...}
-    SELECT uid, json_array(coalesce(otlp_present(json_extract(body_json, '$.message')), body_json))
+    SELECT uid, 1, 0, coalesce(otlp_present(json_extract(body_json, '$.message')), body_json)
     FROM ingest_work.otlp_ctx
     WHERE signal = 'logs' AND event_name IN ('gen_ai.choice', 'gen_ai.assistant.message') AND json_type(body_json) = 'OBJECT'
+    UNION ALL
+    -- gen_ai.choice span events on a model span (Strands: `message` holds the content blocks as JSON);
+    -- the span's other message events are its input (the history), not what it asked for
+    SELECT c.uid, 2, e.event_index,
+           CASE WHEN json_type(otlp_parsed(m.attrs['message'])) = 'ARRAY'
+                THEN json_object('role', 'assistant', 'content', otlp_parsed(m.attrs['message']))
+                ELSE otlp_parsed(m.attrs['message']) END
+    FROM ingest_work.otlp_sevents AS e
+    JOIN ingest_work.otlp_ctx AS c ON c.uid = e.span_uid AND c.role = 'model'
+    JOIN ingest_work.otlp_attr_maps AS m ON m.owner_uid = e.uid
+    WHERE e.bad_field IS NULL AND e.name = 'gen_ai.choice'
+      AND json_type(otlp_parsed(m.attrs['message'])) IN ('ARRAY', 'OBJECT')
+    UNION ALL
+    -- Pydantic AI (instrumentation version 1): the GenAI events as a JSON `events` attribute
+    SELECT c.uid, 3, e.key::BIGINT, coalesce(otlp_present(json_extract(e.value, '$.message')), e.value::JSON)
+    FROM ingest_work.otlp_ctx AS c, json_each(otlp_parsed(c.a['events'])) AS e
+    WHERE c.role = 'model' AND json_type(otlp_parsed(c.a['events'])) = 'ARRAY'
+      AND json_extract_string(e.value, '$."event.name"') = 'gen_ai.choice'
+    UNION ALL
+    -- Google ADK: the Gemini response of call_llm, {"content": {"role": "model", "parts": [...]}}
+    SELECT uid, 4, 0, json_extract(otlp_parsed(a['gcp.vertex.agent.llm_response']), '$.content')
+    FROM ingest_work.otlp_ctx
+    WHERE role = 'model' AND json_type(otlp_parsed(a['gcp.vertex.agent.llm_response']), '$.content') = 'OBJECT'
 ),
 messages AS (
-    SELECT l.owner_uid, e.key::BIGINT AS msg_index, e.value::JSON AS msg
-    FROM message_lists AS l, json_each(l.msgs) AS e
-    WHERE json_type(l.msgs) = 'ARRAY'
+    SELECT owner_uid, row_number() OVER (PARTITION BY owner_uid ORDER BY list_rank, item_index) - 1 AS msg_index, msg
+    FROM message_items
+    WHERE json_type(msg) = 'OBJECT'
 ),
 structured AS (
     SELECT m.owner_uid, 2 AS source_rank, m.msg_index, p.key::BIGINT AS call_index,
@@ -220,6 +272,22 @@ structured AS (
     FROM messages AS m, json_each(json_extract(m.msg, '$.tool_calls')) AS p
     WHERE json_type(m.msg, '$.tool_calls') = 'ARRAY'
     UNION ALL
+    SELECT m.owner_uid, 5, m.msg_index, p.key::BIGINT,
+           coalesce(otlp_present(json_extract(p.value, '$.toolUse.toolUseId')), json_extract(p.value, '$.id')),
+           coalesce(otlp_present(json_extract(p.value, '$.toolUse.name')), json_extract(p.value, '$.name')),
+           coalesce(otlp_present(json_extract(p.value, '$.toolUse.input')), json_extract(p.value, '$.input'))
+    FROM messages AS m, json_each(json_extract(m.msg, '$.content')) AS p
+    WHERE json_type(m.msg, '$.content') = 'ARRAY'
+      AND (json_type(p.value, '$.toolUse') = 'OBJECT' OR json_extract_string(p.value, '$.type') = 'tool_use')
+    UNION ALL
+    SELECT m.owner_uid, 6, m.msg_index, p.key::BIGINT,
+           coalesce(otlp_present(json_extract(p.value, '$.function_call.id')), json_extract(p.value, '$.functionCall.id')),
+           coalesce(otlp_present(json_extract(p.value, '$.function_call.name')), json_extract(p.value, '$.functionCall.name')),
+           coalesce(otlp_present(json_extract(p.value, '$.function_call.args')), json_extract(p.value, '$.functionCall.args'))
+    FROM messages AS m, json_each(json_extract(m.msg, '$.parts')) AS p
+    WHERE json_type(m.msg, '$.parts') = 'ARRAY'
+      AND (json_type(p.value, '$.function_call') = 'OBJECT' OR json_type(p.value, '$.functionCall') = 'OBJECT')
+    UNION ALL
     SELECT c.uid, 4, 0, p.key::BIGINT, json_extract(p.value, '$.toolCallId'), json_extract(p.value, '$.toolName'),
            coalesce(otlp_present(json_extract(p.value, '$.args')), json_extract(p.value, '$.input'))
     FROM ingest_work.otlp_ctx AS c, json_each(otlp_parsed(c.a['ai.response.toolCalls'])) AS p
@@ -230,20 +298,27 @@ calls AS (
     UNION ALL
     SELECT * FROM structured
 )
-SELECT
-    c.uid, ctx.source_file, ctx.line_number, ctx.path, ctx.trace_id, ctx.span_id, ctx.end_ns AS ts_ns,
-    c.source_rank, c.msg_index, c.call_index,
-    otlp_text(c.id) AS call_id, otlp_text(c.name) AS tool_name, otlp_as_object(c.args) AS arguments,
-    json_object('source', CASE c.source_rank WHEN 1 THEN 'flattened_attributes' WHEN 2 THEN 'message_parts'
-                                             WHEN 3 THEN 'message_tool_calls' ELSE 'ai.response.toolCalls' END,
-                'message_index', c.msg_index, 'call_index', c.call_index, 'id', c.id, 'name', c.name,
-                'arguments', c.args) AS requested_json
-FROM (SELECT owner_uid AS uid, * EXCLUDE (owner_uid) FROM calls) AS c
-JOIN ingest_work.otlp_ctx AS ctx ON ctx.uid = c.uid
-WHERE otlp_text(c.name) IS NOT NULL OR otlp_text(c.id) IS NOT NULL
--- a call reported twice on one record (e.g. flattened and as messages) counts once
-QUALIFY row_number() OVER (PARTITION BY c.uid, coalesce(otlp_text(c.id), c.msg_index || '.' || c.call_index)
-                           ORDER BY c.source_rank, c.msg_index, c.call_index) = 1;
+SELECT * EXCLUDE (signal) FROM (
+    SELECT
+        c.uid, ctx.source_file, ctx.line_number, ctx.path, ctx.trace_id, ctx.span_id, ctx.end_ns AS ts_ns, ctx.signal,
+        c.source_rank, c.msg_index, c.call_index,
+        otlp_text(c.id) AS call_id, otlp_text(c.name) AS tool_name, otlp_as_object(c.args) AS arguments,
+        json_object('source', CASE c.source_rank WHEN 1 THEN 'flattened_attributes' WHEN 2 THEN 'message_parts'
+                                                 WHEN 3 THEN 'message_tool_calls' WHEN 4 THEN 'ai.response.toolCalls'
+                                                 WHEN 5 THEN 'message_tool_use' ELSE 'message_function_call' END,
+                    'message_index', c.msg_index, 'call_index', c.call_index, 'id', c.id, 'name', c.name,
+                    'arguments', c.args) AS requested_json
+    FROM (SELECT owner_uid AS uid, * EXCLUDE (owner_uid) FROM calls) AS c
+    JOIN ingest_work.otlp_ctx AS ctx ON ctx.uid = c.uid
+    WHERE otlp_text(c.name) IS NOT NULL OR otlp_text(c.id) IS NOT NULL
+    -- a call reported twice on one record (e.g. flattened and as messages) counts once
+    QUALIFY row_number() OVER (PARTITION BY c.uid, coalesce(otlp_text(c.id), c.msg_index || '.' || c.call_index)
+                               ORDER BY c.source_rank, c.msg_index, c.call_index) = 1
+)
+-- and a call id reported by several records of the trace (the model span and its gen_ai.choice log
+-- record, Pydantic AI's two event modes) is one request: the span's, else the earliest
+QUALIFY call_id IS NULL
+     OR row_number() OVER (PARTITION BY trace_id, call_id ORDER BY signal = 'logs', ts_ns, uid, msg_index, call_index) = 1;
 
 -- Tool executions (tool spans), linked to the requested calls they ran: by tool call id, else by
 -- tool name and order inside the trace. Requested calls that no span ran stay "requested".
@@ -283,7 +358,7 @@ SELECT
     l.req_uid, l.msg_index, l.call_index,
     coalesce(e.own_tool_call_id, r.call_id, e.span_id) AS tool_call_id,
     coalesce(e.own_tool_name, r.tool_name) AS tool_name,
-    coalesce(otlp_as_object(e.own_arguments), r.arguments, '{}'::JSON) AS arguments
+    coalesce(otlp_unwrap_kwargs(otlp_as_object(e.own_arguments)), r.arguments, '{}'::JSON) AS arguments
 FROM execs AS e
 LEFT JOIN links AS l ON l.exec_uid = e.uid
 LEFT JOIN ingest_work.otlp_requested AS r ON r.uid = l.req_uid AND r.msg_index = l.msg_index AND r.call_index = l.call_index;
@@ -321,8 +396,12 @@ WITH conv AS (
 events AS (
     -- agent run boundaries: the root span's input and output
     SELECT uid, 'user_request' AS event_type, 'user_request' AS role_key, start_ns AS ts_ns, 'agent_run' AS mapping, true AS primary_event,
-           json_object('text', otlp_as_text(coalesce(a['trace_platform.request.text'], a['input.value'], a['traceloop.entity.input'],
-                                                      a['ai.prompt'], a['gen_ai.prompt'], a['gen_ai.input.messages'], a['prompt'])),
+           json_object('text', coalesce(otlp_unquote(otlp_as_text(coalesce(a['trace_platform.request.text'], a['input.value'],
+                                                      a['traceloop.entity.input'], to_json(otlp_ai_prompt_text(a['ai.prompt'])),
+                                                      a['ai.prompt'], a['gen_ai.prompt'],
+                                                      a['gen_ai.input.messages'], a['prompt']))),
+                                        otlp_message_text(event_user_message),
+                                        otlp_user_text(a['pydantic_ai.all_messages']), otlp_user_text(a['all_messages_events'])),
                        'intent', otlp_text(a['trace_platform.request.intent']),
                        'channel', otlp_text(a['trace_platform.request.channel'])) AS payload,
            NULL::JSON AS extra, attributes_json AS attrs
@@ -332,8 +411,10 @@ events AS (
            json_object('status', CASE WHEN otlp_text(a['trace_platform.outcome.status']) IN ('success', 'partial', 'failure', 'abandoned')
                                           THEN otlp_text(a['trace_platform.outcome.status'])
                                       WHEN status_code = 'ERROR' THEN 'failure' ELSE 'success' END,
-                       'output', otlp_as_text(coalesce(a['trace_platform.outcome.output'], a['output.value'], a['traceloop.entity.output'],
-                                                        a['ai.response.text'], a['gen_ai.completion'], a['gen_ai.output.messages'], a['final_result']))),
+                       'output', coalesce(otlp_unquote(otlp_as_text(coalesce(a['trace_platform.outcome.output'], a['output.value'],
+                                                        a['traceloop.entity.output'], a['ai.response.text'], a['gen_ai.completion'],
+                                                        a['gen_ai.output.messages'], a['final_result']))),
+                                          otlp_message_text(event_choice_message))),
            NULL, attributes_json
     FROM ingest_work.otlp_ctx WHERE is_root
 
@@ -363,7 +444,8 @@ events AS (
                         THEN json_extract_string(otlp_parsed(a['gen_ai.response.finish_reasons']), '$[0]')
                         ELSE otlp_text(a['gen_ai.response.finish_reasons']) END,
                    otlp_text(a['llm.finish_reason']), otlp_text(a['gen_ai.completion.0.finish_reason']),
-                   otlp_text(a['llm.output_messages.0.message.finish_reason']), otlp_text(a['ai.response.finishReason'])),
+                   otlp_text(a['llm.output_messages.0.message.finish_reason']), otlp_text(a['ai.response.finishReason']),
+                   otlp_text(c.event_finish_reason)),
                'status', CASE WHEN c.status_code = 'ERROR' THEN 'error' ELSE 'ok' END,
                'error', CASE WHEN c.status_code = 'ERROR' THEN json_object('type', coalesce(c.error_type, 'error'), 'message', c.error_message) END),
            NULL, c.attributes_json
@@ -393,7 +475,8 @@ events AS (
     FROM ingest_work.otlp_ctx AS c JOIN ingest_work.otlp_exec AS x USING (uid),
          LATERAL (SELECT CASE WHEN otlp_text(c.a['trace_platform.tool.result_status']) IN ('ok', 'error', 'timeout', 'denied', 'cancelled')
                                   THEN otlp_text(c.a['trace_platform.tool.result_status'])
-                              WHEN c.status_code = 'ERROR' THEN 'error' ELSE 'ok' END AS status) AS s
+                              WHEN c.status_code = 'ERROR' OR lower(otlp_text(c.a['tool.status'])) = 'error' THEN 'error'
+                              ELSE 'ok' END AS status) AS s
     WHERE c.mode = 'execute'
 
     -- calls a model requested: the selection, and a suggest-mode call when no span ran it
