@@ -21,7 +21,7 @@ from trace_platform.defs.ingest.assets import RAW_EVENTS, RAW_INGEST_FILES, RAW_
 from trace_platform.defs.transform.project import DBT_PROJECT_DIR
 from trace_platform.lib import settings
 from trace_platform.lib.landing import parse_partition_key
-from trace_platform.lib.warehouse_lock import warehouse_write_lock
+from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_write_lock
 
 OWNER = "team:trace-platform"
 
@@ -120,7 +120,8 @@ def warehouse_connection(warehouse: DuckDBResource) -> Iterator[duckdb.DuckDBPyC
     """
     path = settings.warehouse_path(warehouse.database)
     with warehouse_write_lock(path):
-        con = duckdb.connect(str(path), config=dict(warehouse.connection_config))
+        # an analyst may open the file read-only for a moment (e.g. `query --live`): wait it out
+        con = connect_with_retry(lambda: duckdb.connect(str(path), config=dict(warehouse.connection_config)), path)
         try:
             con.execute("SET TimeZone = 'UTC'")
             yield con

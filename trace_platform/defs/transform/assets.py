@@ -12,7 +12,7 @@ from trace_platform.defs.partitions import delivery_day_partitions
 from trace_platform.defs.transform.project import dbt_project
 from trace_platform.defs.transform.translator import TraceDbtTranslator
 from trace_platform.lib import settings
-from trace_platform.lib.warehouse_lock import warehouse_write_lock
+from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_write_lock
 
 # Per-partition row counts for the models that carry the partition (delivery day) in a column.
 PARTITION_COLUMNS = ("delivery_date", "last_delivery_date")
@@ -98,7 +98,7 @@ def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
                    for e in events if isinstance(e, dg.Output)}
         metadata: dict[str, dict] = {}
         if outputs:
-            con = duckdb.connect(str(warehouse), read_only=True)
+            con = connect_with_retry(lambda: duckdb.connect(str(warehouse), read_only=True), warehouse)
             try:
                 metadata = table_metadata(con, outputs, context.partition_key)
             finally:
