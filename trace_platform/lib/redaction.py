@@ -52,10 +52,42 @@ _REPLACEMENT = re.compile(r'^(?:[^"\\\x00-\x1f\x7f]|\\[1-9])+$')
 _BACKSLASH, _QUOTE, _UNICODE, _UNICODE_END = "chr(983041)", "chr(983042)", "chr(983043)", "chr(983044)"
 _CONTROL_ESCAPES = (("\\n", 10), ("\\r", 13), ("\\t", 9), ("\\b", 8), ("\\f", 12))
 
+
+
+def _nested(open_: str, close: str, depth: int) -> str:
+    """RE2 for a bracketed value holding brackets of the same kind nested up to `depth` levels."""
+    other = f"[^\\{open_}\\{close}]"
+    inner = f"{other}*"
+    for _ in range(depth):
+        inner = f"(?:{other}|\\{open_}{inner}\\{close})*"
+    return f"\\{open_}{inner}\\{close}"
+
+
+# How deep a json_key rule looks below a secret-named key: {"secret": {"a": {"b": ... "x"}}} is
+# replaced whole up to this many levels of objects (and, separately, of arrays) inside the value.
+JSON_KEY_NESTING = 8
+
 # Values a json_key rule replaces by default: a string, a number, or an object / array nested at
-# most two levels (deeper ones are handled member by member through their own keys).
-DEFAULT_JSON_VALUE = (r'"[^"]*"|-?[0-9][0-9.eE+-]*'
-                      r'|\{(?:[^{}]|\{[^{}]*\})*\}|\[(?:[^\[\]]|\[[^\[\]]*\])*\]')
+# most JSON_KEY_NESTING levels (deeper ones are handled member by member through their own keys).
+DEFAULT_JSON_VALUE = (r'"[^"]*"|-?[0-9][0-9.eE+-]*|' + _nested("{", "}", JSON_KEY_NESTING) + "|"
+                      + _nested("[", "]", JSON_KEY_NESTING))
+
+# Country code -> IBAN length (SWIFT IBAN registry, plus the countries of the partial registry).
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
+    "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28,
+    "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "QA": 29, "RO": 24, "RS": 22, "RU": 33,
+    "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+    # partial registry (Africa, Iran)
+    "AO": 25, "BF": 28, "BJ": 28, "CF": 27, "CG": 27, "CI": 28, "CM": 27, "CV": 25, "DZ": 26, "GA": 27,
+    "GQ": 27, "GW": 25, "IR": 26, "KM": 27, "MA": 28, "MG": 27, "ML": 28, "MZ": 25, "NE": 28, "SN": 28,
+    "TD": 27, "TG": 28,
+}
 
 # The validated rule also applied to bare JSON numbers (outside strings), e.g. {"card": 4111111111111111}.
 BARE_NUMBER_RULE = "card_number"
@@ -214,10 +246,31 @@ def _check_sql(validate: str, candidate: str) -> str:
     return f"(len(regexp_replace({candidate}, '[^0-9]', '', 'g')) BETWEEN {int(low)} AND {int(high)})"
 
 
-def _text_rule_sql(rule: Rule, expr: str) -> str:
-    pattern, replacement = sql_literal(rule.pattern), sql_literal(rule.replacement)
+def _mode_pattern(pattern: str, json_mode: bool) -> str:
+    """A rule's pattern as applied to text or inside redact_json. Escaped JSON quoted inside a value
+    (`{\\"password\\": \\"x\\"}`) must be recognised like `{"password": "x"}`:
+    - in redact_json an escaped quote stands as a private-use character while the rules run, so every
+      character class naming both quotes names it too;
+    - in text a quote class may be preceded by a backslash."""
+    if json_mode:
+        return pattern.replace("\"'", "\"'\\x{F0002}")
+    return pattern.replace("[\"']", "\\\\?[\"']")
+
+
+def _text_rule_sql(rule: Rule, expr: str, json_mode: bool = False) -> str:
+    raw_pattern = _mode_pattern(rule.pattern, json_mode)
+    pattern, replacement = sql_literal(raw_pattern), sql_literal(rule.replacement)
     if rule.kind == "regex":
         return f"regexp_replace({expr}, {pattern}, {replacement}, 'g')"
+    if rule.validate == "iban_mod97":
+        # a match may have run into the next word ("ES91 2100 0418 4502 0005 1332 para"): each match
+        # stands for its longest prefix of whole space-separated groups that is a valid IBAN
+        return (f"list_transform([{expr}], lambda __rs: list_reduce(list_prepend(__rs, list_filter(list_transform("
+                f"regexp_extract_all(__rs, {pattern}), lambda __rc: list_filter(list_transform("
+                "range(len(string_split(__rc, ' ')), 0, -1), lambda __rk: "
+                "array_to_string(string_split(__rc, ' ')[1:__rk], ' ')), "
+                f"lambda __rp: {_check_sql(rule.validate, '__rp')})[1]), lambda __rc: __rc IS NOT NULL)), "
+                f"lambda __ra, __rc: replace(__ra, __rc, {replacement})))[1]")
     # validated: the matches that pass the check are replaced, each everywhere it occurs.
     # list_transform([x], lambda s: ...)[1] binds x once (a macro would repeat the expression).
     return (f"list_transform([{expr}], lambda __rs: list_reduce(list_prepend(__rs, list_filter("
@@ -289,7 +342,7 @@ def macro_sql(rules: tuple[Rule, ...]) -> list[str]:
     if card is not None:
         json_text = _bare_card_numbers_sql(json_text, card)
     for rule in text_rules:
-        json_text = _text_rule_sql(rule, json_text)
+        json_text = _text_rule_sql(rule, json_text, json_mode=True)
     json_text = _unmap_escapes(json_text)
 
     luhn = ("list_transform([regexp_replace(c, '[^0-9]', '', 'g')], lambda __d: "
@@ -297,34 +350,45 @@ def macro_sql(rules: tuple[Rule, ...]) -> list[str]:
             "list_sum(list_transform(string_split(reverse(__d), ''), lambda __ch, __i: "
             "CASE WHEN __i % 2 = 0 THEN (CASE WHEN __ch::INTEGER > 4 THEN __ch::INTEGER * 2 - 9 "
             "ELSE __ch::INTEGER * 2 END) ELSE __ch::INTEGER END)) % 10 = 0)[1]")
+    iban_lengths = "|" + "|".join(f"{cc}{n}" for cc, n in sorted(IBAN_LENGTHS.items())) + "|"
     iban = ("list_transform([upper(regexp_replace(c, '[^A-Za-z0-9]', '', 'g'))], lambda __s: "
-            "len(__s) BETWEEN 15 AND 34 AND list_reduce(list_prepend(0, list_transform("
+            f"len(__s) BETWEEN 15 AND 34 AND contains('{iban_lengths}', '|' || substr(__s, 1, 2) || len(__s)::VARCHAR || '|') "
+            "AND list_reduce(list_prepend(0, list_transform("
             "string_split(substr(__s, 5) || substr(__s, 1, 4), ''), lambda __ch: "
             "CASE WHEN __ch BETWEEN '0' AND '9' THEN ascii(__ch) - 48 ELSE ascii(__ch) - 55 END)), "
             "lambda __acc, __v: (__acc * CASE WHEN __v < 10 THEN 10 ELSE 100 END + __v) % 97) = 1)[1]")
     # Prefilters: a text no rule can match is returned as is after one scan. The trigger is the
     # union of the rules' own patterns, so it fires whenever any rule would change something (JSON:
     # or the text has escapes, which the rules see decoded).
-    text_trigger = "|".join(f"(?:{r.pattern})" for r in text_rules) or "$^"
+    text_trigger = "|".join(f"(?:{_mode_pattern(r.pattern, False)})" for r in text_rules) or "$^"
     json_trigger = "|".join([f'(?:"(?i:{r.key_pattern})"\\s*:)' for r in key_rules]
-                            + [f"(?:{r.pattern})" for r in text_rules]) or "$^"
+                            + [f"(?:{_mode_pattern(r.pattern, True)})" for r in text_rules]) or "$^"
     return [
         f"CREATE OR REPLACE TEMP MACRO _redact_luhn(c) AS ({luhn})",
         f"CREATE OR REPLACE TEMP MACRO _redact_iban(c) AS ({iban})",
         f"CREATE OR REPLACE TEMP MACRO _redact_text_all(t) AS ({text})",
-        "CREATE OR REPLACE TEMP MACRO redact_text(t) AS (CASE WHEN t IS NULL THEN NULL "
+        "CREATE OR REPLACE TEMP MACRO _redact_text_plain(t) AS (CASE WHEN t IS NULL THEN NULL "
         f"WHEN regexp_matches(t::VARCHAR, {sql_literal(text_trigger)}) THEN _redact_text_all(t::VARCHAR) "
         "ELSE t::VARCHAR END)",
         f"CREATE OR REPLACE TEMP MACRO _redact_json_text(t) AS ({json_text})",
         "CREATE OR REPLACE TEMP MACRO redact_json(j) AS (CASE "
         "WHEN j IS NULL THEN NULL "
-        "WHEN NOT json_valid(j::VARCHAR) THEN to_json(redact_text(j::VARCHAR)) "
+        "WHEN NOT json_valid(j::VARCHAR) THEN to_json(_redact_text_plain(j::VARCHAR)) "
         f"WHEN NOT (contains(j::VARCHAR, '\\') OR regexp_matches(j::VARCHAR, {sql_literal(json_trigger)})) "
         "THEN j::JSON "
         # rules replace whole matches, so a result that is no longer valid JSON (a rare match across
         # an escape or a bare token) holds no secret either: kept as a JSON string
         "ELSE list_transform([_redact_json_text(json(j::VARCHAR)::VARCHAR)], lambda __jo: "
         "CASE WHEN json_valid(__jo) THEN __jo::JSON ELSE to_json(__jo) END)[1] END)",
+        # Text that is a JSON object or array (a final output or tool output logged as JSON) is
+        # redacted as JSON, so the json_key rules apply to it too: first on the text as it is (keeps
+        # its formatting), else through redact_json (minified), else as plain text.
+        "CREATE OR REPLACE TEMP MACRO redact_text(t) AS (CASE WHEN t IS NULL THEN NULL "
+        "WHEN regexp_matches(t::VARCHAR, '^\\s*[\\[{]') AND json_valid(t::VARCHAR) THEN "
+        "list_transform([_redact_json_text(t::VARCHAR)], lambda __tj: CASE WHEN json_valid(__tj) THEN __tj "
+        "ELSE list_transform([redact_json(t::VARCHAR)::VARCHAR], lambda __tm: "
+        "CASE WHEN regexp_matches(__tm, '^[\\[{]') THEN __tm ELSE _redact_text_plain(t::VARCHAR) END)[1] END)[1] "
+        "ELSE _redact_text_plain(t::VARCHAR) END)",
     ]
 
 
