@@ -271,10 +271,12 @@ def _text_rule_sql(rule: Rule, expr: str, json_mode: bool = False) -> str:
                 "array_to_string(string_split(__rc, ' ')[1:__rk], ' ')), "
                 f"lambda __rp: {_check_sql(rule.validate, '__rp')})[1]), lambda __rc: __rc IS NOT NULL)), "
                 f"lambda __ra, __rc: replace(__ra, __rc, {replacement})))[1]")
-    # validated: the matches that pass the check are replaced, each everywhere it occurs.
+    # validated: the matches that pass the check are replaced, each everywhere it occurs; with a
+    # capturing group, group 1 is the candidate and the rest of the match only context.
     # list_transform([x], lambda s: ...)[1] binds x once (a macro would repeat the expression).
+    group = ", 1" if _capturing_groups(rule.pattern) else ""
     return (f"list_transform([{expr}], lambda __rs: list_reduce(list_prepend(__rs, list_filter("
-            f"regexp_extract_all(__rs, {pattern}), lambda __rc: len(__rc) > 0 AND {_check_sql(rule.validate, '__rc')})), "
+            f"regexp_extract_all(__rs, {pattern}{group}), lambda __rc: len(__rc) > 0 AND {_check_sql(rule.validate, '__rc')})), "
             f"lambda __ra, __rc: replace(__ra, __rc, {replacement})))[1]")
 
 
