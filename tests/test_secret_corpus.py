@@ -133,7 +133,33 @@ def planted() -> dict[str, str]:
     out.update({f"jk_{key}": jk_value(key) for key in JSON_KEYS})
     out.update(STRUCT_SECRETS)
     out.update(FAULT_SECRETS)
+    out.update(IDENTIFIER_SECRETS)
     return out
+
+
+# Secrets in identifiers the marts carry as columns: the session id and the tool name.
+IDENTIFIER_SECRETS = {
+    "session_email": "ident.user@ident.example.com",
+    "tool_name_key": "sk_live_51IdentToolNameAbCdEf",
+}
+
+
+def identifier_trace() -> list[dict]:
+    s = IDENTIFIER_SECRETS
+    session, tool = f"sess-{s['session_email']}", f"tool_{s['tool_name_key']}"
+    ev = []
+    def add(t, p):
+        ev.append(envelope("adv-ident", len(ev), t, p, session_id=session))
+    add("user_request", {"text": "identifiers", "intent": "x"})
+    add("tool_call", {"tool_call_id": "c1", "tool_name": tool, "arguments": {"q": 1}, "access": "state_changing",
+                      "mode": "execute", "attempt": 1, "retry_of": None, "requires_confirmation": False})
+    add("policy_check", {"check_id": "k1", "tool_call_id": "c1", "policy": "p@1", "permission": "x:write",
+                         "principal": "svc", "decision": "allow", "reason": "ok"})
+    add("tool_result", {"tool_call_id": "c1", "status": "ok", "output": "done", "latency_ms": 3})
+    add("side_effect", {"tool_call_id": "c1", "resource_type": "ticket", "resource_id": "t-1", "operation": "create",
+                        "reversible": False, "rollback_ref": None})
+    add("final_result", {"status": "success", "output": "done"})
+    return ev
 
 
 # Secrets recognisable by the structure around them (arguments of adv-struct, adv-escaped).
@@ -287,6 +313,7 @@ def build_events() -> list[dict]:
     pretty = json_output_trace("adv-struct-pretty", "x", {})
     pretty[-1]["payload"]["output"] = json.dumps(struct_args, indent=2)   # final output: pretty JSON text
     events += pretty
+    events += identifier_trace()
     # the negatives, in arguments and in the request text
     events += text_trace("adv-negatives", " ".join(NOT_SECRETS.values()), dict(NOT_SECRETS))
     return events
@@ -385,7 +412,7 @@ def _hits(con, relation: str, columns: list[str]) -> set[tuple[str, str]]:
 
 def test_every_secret_reached_the_raw_zone(corpus):
     con, _root, _written = corpus
-    raw = con.execute("SELECT string_agg(concat_ws(' ', payload, user_id, attributes, extra_fields), ' ') "
+    raw = con.execute("SELECT string_agg(concat_ws(' ', payload, user_id, session_id, attributes, extra_fields), ' ') "
                       "FROM raw.trace_events").fetchone()[0]
     quarantined = con.execute("SELECT string_agg(raw_line, ' ') FROM raw.quarantine").fetchone()[0]
     decoded = raw.replace("\\u0040", "@").replace("\\/", "/").replace("\\u0051", "Q").replace("\\u0020", " ")

@@ -10,7 +10,7 @@ select
     confirmations.tenant_id::varchar as tenant_id,
     confirmations.agent_name::varchar as agent_name,
     confirmations.agent_version::varchar as agent_version,
-    calls.tool_name::varchar as tool_name,
+    redact_text(calls.tool_name)::varchar as tool_name,
     redact_text(confirmations.prompt)::varchar as prompt,
     redact_json(confirmations.arguments_shown)::json as arguments_shown,
     confirmations.decision::varchar as decision,

@@ -44,7 +44,7 @@ combined as (
 
 select
     trace_id::varchar as trace_id,
-    session_id::varchar as session_id,
+    redact_text(session_id)::varchar as session_id,
     tenant_id::varchar as tenant_id,
     redact_text(user_id)::varchar as user_id,
     agent_name::varchar as agent_name,

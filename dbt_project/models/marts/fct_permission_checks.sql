@@ -10,7 +10,7 @@ select
     checks.tenant_id::varchar as tenant_id,
     checks.agent_name::varchar as agent_name,
     checks.agent_version::varchar as agent_version,
-    calls.tool_name::varchar as tool_name,
+    redact_text(calls.tool_name)::varchar as tool_name,
     calls.access::varchar as access,
     checks.policy::varchar as policy,
     checks.permission::varchar as permission,

@@ -19,7 +19,7 @@ select
     effects.tenant_id::varchar as tenant_id,
     effects.agent_name::varchar as agent_name,
     effects.agent_version::varchar as agent_version,
-    calls.tool_name::varchar as tool_name,
+    redact_text(calls.tool_name)::varchar as tool_name,
     effects.resource_type::varchar as resource_type,
     redact_text(effects.resource_id)::varchar as resource_id,
     effects.operation::varchar as operation,
