@@ -12,6 +12,7 @@ from trace_platform.defs.partitions import delivery_day_partitions
 from trace_platform.defs.transform.project import dbt_project
 from trace_platform.defs.transform.translator import TraceDbtTranslator
 from trace_platform.lib import settings
+from trace_platform.lib.warm_imports import warm_in_background
 from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_write_lock
 
 # Per-partition row counts for the models that carry the partition (delivery day) in a column.
@@ -90,6 +91,8 @@ def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
     """Staging, intermediate, marts, audit and eval models for one delivery day."""
     dbt_vars = {"delivery_date": context.partition_key}
     warehouse = settings.warehouse_path()
+    # the GX checks after this step import great_expectations: do it while dbt runs
+    warm_in_background()
     with warehouse_write_lock(warehouse):
         invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False)
         events = list(invocation.stream())
