@@ -39,7 +39,7 @@ AUDIT_QUERIES = {
         group by all order by unconfirmed_writes desc""",
     "tool error rate week over week": """
         with weekly as (
-            select tool_name, date_trunc('week', requested_at) as week,
+            select tool_name, requested_week as week,
                    avg(case when result_status in ('error', 'timeout') then 1 else 0 end) as error_rate
             from marts.fct_tool_calls where executed group by all)
         select tool_name, week, error_rate,

@@ -44,6 +44,9 @@ select
     reversible_side_effect_count::bigint as reversible_side_effect_count,
     rolled_back::boolean as rolled_back,
     requested_at::timestamptz as requested_at,
+    -- weekly trend questions group by this stored key: truncating 30 days of timestamps per query
+    -- cost most of such a query's time
+    date_trunc('week', requested_at)::date as requested_week,
     finished_at::timestamptz as finished_at,
     request_event_id::varchar as request_event_id
 from {{ ref('int_tool_call_lifecycle') }}
