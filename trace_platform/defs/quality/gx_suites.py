@@ -19,7 +19,6 @@ breaches are detected in).
 | `gx_model_version_share` | WARN | share of model calls with a model_version ≥ `gx.model_version_min_share` |
 """
 
-import gc
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -342,7 +341,6 @@ class GxRunner:
             self.datasource.delete_asset(name)
             self.context.suites.delete(name)
             del batch
-            gc.collect()
 
 
 def _plain(value: Any) -> Any:
