@@ -140,3 +140,20 @@ def test_query_formats(tmp_path):
     assert '"b": "x"' in as_json.stdout
     write = _cli("query", "create table u as select 1", "--warehouse", str(warehouse))
     assert write.returncode == 1 and "read-only" in write.stderr.lower()
+
+
+def test_dbt_resource_skips_the_version_subprocess_and_the_unused_adapter(monkeypatch):
+    from importlib.metadata import version
+
+    import dagster_dbt.core.resource as dbt_core_resource
+    from dagster_dbt import DbtCliResource
+
+    from trace_platform.defs.resources import TraceDbtCliResource, dbt_resource
+
+    # the overrides name dagster-dbt internals: fail loudly if a dagster-dbt upgrade renames them
+    assert hasattr(DbtCliResource, "_cli_version") and hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
+    monkeypatch.setattr(dbt_core_resource, "check_output", lambda *a, **k: pytest.fail("dbt --version was run"))
+    resource = dbt_resource()
+    assert isinstance(resource, TraceDbtCliResource)
+    assert str(resource._cli_version) == version("dbt-core")
+    assert resource._initialize_dbt_core_adapter(["build"]) is None

@@ -370,3 +370,20 @@ def test_the_deadline_and_the_partition_it_expects(now, deadline, partition):
 
     found = latest_deadline(now, "06:00")
     assert f"{found:%Y-%m-%d %H:%M}" == deadline and expected_partition(found) == partition
+
+
+def test_gx_runner_keeps_no_partition_slice_after_validating_it():
+    import pandas as pd
+
+    from trace_platform.defs.quality.gx_suites import GxRunner
+
+    runner = GxRunner()
+    frame = pd.DataFrame({"event_id": ["a", "b", "b"]})
+    result = runner.validate("t.gx_keys", frame, [runner.gxe.ExpectColumnValuesToBeUnique(column="event_id")],
+                             keys=["event_id"])
+    assert not result.success and result.results[0].result["unexpected_count"] == 2
+    # GX's engine would otherwise cache every validated frame for the life of the step
+    assert runner.datasource.get_execution_engine().batch_manager.batch_data_cache == {}
+    assert runner.datasource.assets == [] and list(runner.context.suites.all()) == []
+    second = runner.validate("t.gx_keys", frame.iloc[:2], [runner.gxe.ExpectColumnValuesToBeUnique(column="event_id")])
+    assert second.success
