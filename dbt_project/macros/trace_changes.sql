@@ -76,6 +76,21 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Incremental strategy of the trace-scoped models (incremental_strategy='trace_scoped'): delete the
+    rows the model rewrites, then append its query's rows, in the materialization's one transaction.
+    The delete is part of the strategy, not a pre-hook, because it must come after dbt's schema
+    evolution (on_schema_change: append_new_columns runs ALTER TABLE ... ADD COLUMN): DuckDB cannot
+    commit a transaction that deleted from a table and then altered it ("another transaction has
+    altered this table"), so a model that gained a column could never be built again. -#}
+{% macro get_incremental_trace_scoped_sql(arg_dict) -%}
+    {%- if config.get('relabels_moved_intents') -%}
+    {{ eval_delete_relabelled() }};
+    {%- else -%}
+    {{ delete_pending_traces() }};
+    {%- endif %}
+    {{ get_incremental_append_sql(arg_dict) }}
+{%- endmacro %}
+
 {% macro delete_pending_traces() -%}
     {%- if is_incremental() -%}
     delete from {{ this }}

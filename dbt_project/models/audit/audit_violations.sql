@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- One row per breach of the audit rules R1–R8 and R10 (R9 is enforced at ingestion), and per
 -- finding R6U (an executed tool call of unknown access class, docs/otlp.md).

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- Each confirmation request joined to its response (by confirmation_id inside the trace).
 -- A response without a request is kept too, so nothing the user answered goes missing.
@@ -36,6 +36,7 @@ select
     responses.responder,
     date_diff('millisecond', requests.event_timestamp, responses.event_timestamp) / 1000.0
         as seconds_to_respond,
+    coalesce(requests.delivery_date, responses.delivery_date) as delivery_date,
     {{ current_model_build_seq() }}::bigint as model_build_seq
 from requests
 full outer join responses

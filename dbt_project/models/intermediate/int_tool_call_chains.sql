@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- Retry chains resolved to their first attempt. A retry names the attempt it repeats in
 -- `retry_of`; following those links back inside the trace reaches the chain's first attempt,

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- The lifecycle of each tool call, one row per (trace_id, tool_call_id): the request, its policy
 -- checks, confirmations, result, side effects and rollbacks, plus the audit facts derived from
@@ -107,6 +107,7 @@ lifecycle as (
         calls.span_id,
         calls.sequence as request_sequence,
         calls.event_timestamp as requested_at,
+        calls.delivery_date as request_delivery_date,
         calls.tenant_id, calls.user_id, calls.session_id, calls.agent_name, calls.agent_version,
         calls.tool_name, calls.tool_version, calls.arguments, calls.access, calls.mode,
         calls.attempt, calls.retry_of, calls.requires_confirmation, calls.tool_call_event_count,

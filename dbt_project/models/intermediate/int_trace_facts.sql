@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- One row per trace: identity, completeness facts (R1, R7) and the outcome's inputs.
 with events as (

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- One row per confirmation: the request joined to the user's response, and whether the
 -- arguments the user was shown equal the arguments of the call that ran (compared unredacted;
@@ -23,7 +23,8 @@ select
           then coalesce({{ json_equal('confirmations.arguments_shown', 'calls.arguments') }}, false)
      end)::boolean as arguments_match,
     confirmations.request_event_id::varchar as request_event_id,
-    confirmations.response_event_id::varchar as response_event_id
+    confirmations.response_event_id::varchar as response_event_id,
+    confirmations.delivery_date::date as delivery_date
 from {{ ref('int_confirmations') }} as confirmations
 left join (
     select * from {{ ref('int_tool_call_lifecycle') }}

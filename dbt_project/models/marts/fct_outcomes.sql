@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- One row per trace: what the user asked, how the run ended, what it cost, and how it went.
 -- The request, the final output and the user leave redacted (docs/security.md).

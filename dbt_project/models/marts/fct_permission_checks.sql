@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- One row per policy check, with the call it guarded and whether it came before that call ran.
 -- principal and reason leave redacted (docs/security.md).

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- One row per tool call: what was asked, whether it was authorised and confirmed, what ran.
 -- Free text and JSON leave redacted (redact_text / redact_json: docs/security.md); every comparison
@@ -48,6 +48,7 @@ select
     -- cost most of such a query's time
     date_trunc('week', requested_at)::date as requested_week,
     finished_at::timestamptz as finished_at,
-    request_event_id::varchar as request_event_id
+    request_event_id::varchar as request_event_id,
+    request_delivery_date::date as delivery_date
 from {{ ref('int_tool_call_lifecycle') }}
 where true {{ pending_traces_only() }}
