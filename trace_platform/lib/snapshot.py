@@ -561,13 +561,19 @@ class PublishReport:
 
 
 def trace_scoped_tables(manifest_path: str | os.PathLike) -> set[str]:
-    """`schema.table` of the dbt models tagged trace_scoped, from dbt's manifest.json ({} if unreadable)."""
+    """`schema.table` of the dbt models tagged trace_scoped, from dbt's manifest.json ({} if unreadable).
+
+    A trace-scoped model that also rewrites rows of traces that did not change (eval_trace_labels,
+    when an intent's median moves) says `meta: {reader_snapshot: fingerprint}` and is fingerprinted.
+    """
     try:
         manifest = json.loads(Path(manifest_path).read_text())
     except (OSError, ValueError):
         return set()
     return {f"{node['schema']}.{node.get('alias') or node['name']}" for node in manifest.get("nodes", {}).values()
-            if node.get("resource_type") == "model" and "trace_scoped" in (node.get("tags") or [])}
+            if node.get("resource_type") == "model" and "trace_scoped" in (node.get("tags") or [])
+            and ((node.get("config") or {}).get("meta") or node.get("meta") or {}).get("reader_snapshot")
+            != "fingerprint"}
 
 
 class _PublishLock:

@@ -1,18 +1,26 @@
-{{ config(materialized='table') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          relabels_moved_intents=true, meta={'reader_snapshot': 'fingerprint'},
+          pre_hook="{{ eval_find_moved_intents() }}") }}
 
 -- One row per trace with boolean evaluation labels and the reason for each.
 -- Definitions (also in _eval.yml); thresholds are dbt vars in dbt_project.yml. The labels come from
 -- unredacted features (e.g. retried with changed arguments); the texts leave redacted (docs/security.md).
-with features as (
+-- Incremental: the pending traces, plus every trace of an intent whose median moved
+-- (macros/eval_relabel.sql). Not a tracked table for the reader snapshot (meta above): rows of
+-- traces that did not change can be rewritten here, so the snapshot compares fingerprints.
+with relabelled as (
     select * from {{ ref('int_trace_eval_features') }}
+    where true {{ pending_traces_only() }}
+    {%- if is_incremental() %}
+    union all
+    select * from {{ ref('int_trace_eval_features') }}
+    where intent in (select intent from eval_moved_intents)
+      and trace_id not in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
+    {%- endif %}
 ),
 
 intent_medians as (
-    select intent, median(tool_call_count) as median_tool_calls, count(*) as intent_traces
-    from features
-    where intent is not null
-    group by intent
-    having count(*) >= {{ number_var('inefficient_path_min_intent_traces') }}
+    {{ eval_intent_medians_sql() }}
 )
 
 select
@@ -33,6 +41,7 @@ select
              case when features.tool_call_count > {{ number_var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
                   then format('{} tool calls, more than {} × the median {} for intent {}',
                               features.tool_call_count, {{ number_var('inefficient_path_median_multiplier') }},
-                              intent_medians.median_tool_calls, features.intent) end)) as inefficient_path_reason
-from features
+                              intent_medians.median_tool_calls, features.intent) end)) as inefficient_path_reason,
+    features.first_delivery_date
+from relabelled as features
 left join intent_medians using (intent)

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], pre_hook="{{ delete_pending_traces() }}") }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
 -- Per-trace evidence for the evaluation labels (eval.eval_trace_labels applies the thresholds).
 with calls as (
@@ -56,7 +56,8 @@ repeated_calls as (
 ),
 
 traces as (
-    select trace_id, intent, final_status, final_result_sequence, first_error_event_sequence, first_model_error_sequence
+    select trace_id, intent, final_status, final_result_sequence, first_error_event_sequence, first_model_error_sequence,
+           first_delivery_date
     from {{ ref('int_trace_facts') }}
     where true {{ pending_traces_only() }}
 ),
@@ -73,6 +74,7 @@ failures as (
 select
     traces.trace_id,
     traces.intent,
+    traces.first_delivery_date,
     coalesce(failures.tool_call_count, 0) as tool_call_count,
     wrong_tool.wrong_tool_reason,
     coalesce(failed_validation.reason, changed_retries.reason) as bad_parameters_reason,
@@ -80,7 +82,8 @@ select
     case when traces.final_status = 'success'
           and least(traces.first_error_event_sequence, traces.first_model_error_sequence,
                     failed_calls.first_failed_sequence) < traces.final_result_sequence
-         then 'an error or failed attempt was followed by a successful final result' end as recovered_reason
+         then 'an error or failed attempt was followed by a successful final result' end as recovered_reason,
+    {{ current_model_build_seq() }}::bigint as model_build_seq
 from traces
 left join failures using (trace_id)
 left join (
