@@ -313,7 +313,10 @@ def _plan_tables(con, base: dict | None, tracked: set[str], through: int | None,
         if plan.full_reason:
             plan.write_buckets = None
         elif plan.strategy == "tracked":
-            plan.write_buckets = {d.isoformat() for d in dirty}
+            # Rows without a day (a day column added to a model after its rows were written, until
+            # a full refresh fills it) cannot be tied to a dirty day: that bucket is always rewritten.
+            # Row-group statistics skip it where the column holds no NULL.
+            plan.write_buckets = {d.isoformat() for d in dirty} | {"null"}
         plans.append(plan)
     return plans, dirty
 
