@@ -257,6 +257,19 @@ def test_a_recreated_reshaped_or_drifted_table_is_republished_in_full(ref, tmp_p
     assert publish(warehouse).files_written == 0  # and then it is incremental again
 
 
+def test_rows_without_a_day_in_a_tracked_table_never_go_stale(ref, tmp_path):
+    # After an upgrade adds a day column to a tracked model, its older rows hold NULL there until a
+    # full refresh. No dirty day names them, so their bucket is republished on every publish.
+    warehouse = fresh_copy(ref, D2, tmp_path)
+    _change_warehouse(warehouse, "UPDATE marts.fct_tool_calls SET delivery_date = NULL WHERE trace_id IN "
+                                 "(SELECT trace_id FROM marts.fct_tool_calls ORDER BY trace_id LIMIT 5)")
+    publish(warehouse)
+    _change_warehouse(warehouse, "UPDATE marts.fct_tool_calls SET latency_ms = -1 WHERE delivery_date IS NULL")
+    report = publish(warehouse)
+    assert not report.tables["marts.fct_tool_calls"]["full_reason"]
+    assert differences(reader_hashes(warehouse), analyst_hashes(warehouse)) == {}
+
+
 def test_hostile_table_names_values_and_paths_are_quoted(ref, tmp_path, monkeypatch):
     warehouse = fresh_copy(ref, D2, tmp_path)
     hostile_table = 'x";DROP TABLE marts.fct_outcomes;--'
