@@ -22,10 +22,12 @@
     having count(*) >= {{ number_var('inefficient_path_min_intent_traces') }}
 {%- endmacro %}
 
-{#- Pre-hook: record the raw intents whose median differs from the one stored in the table, in a
-    temporary table read by the model and by the delete below. -#}
+{#- Pre-hook: compute the medians once (temporary table eval_intent_medians, read by the model) and
+    record the raw intents whose median differs from the one stored in the table (temporary table
+    eval_moved_intents, read by the model and by the delete below). -#}
 {% macro eval_find_moved_intents() -%}
     {%- if is_incremental() -%}
+    create or replace temporary table eval_intent_medians as {{ eval_intent_medians_sql() }};
     create or replace temporary table eval_moved_intents as
     with raw_intents as (
         select distinct intent from {{ ref('int_trace_eval_features') }} where intent is not null
@@ -33,7 +35,7 @@
     wanted as (
         select distinct redact_text(raw_intents.intent) as intent, medians.median_tool_calls
         from raw_intents
-        left join ({{ eval_intent_medians_sql() }}) as medians using (intent)
+        left join eval_intent_medians as medians using (intent)
     ),
     stored as (
         select distinct intent, intent_median_tool_calls as median_tool_calls
@@ -54,12 +56,8 @@
 {#- The delete of the model's incremental strategy (get_incremental_trace_scoped_sql): the rows the
     model rewrites, the pending traces' and those of the moved intents. -#}
 {% macro eval_delete_relabelled() -%}
-    {%- if is_incremental() -%}
     delete from {{ this }}
     where trace_id in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
        or trace_id in (select trace_id from {{ ref('int_trace_eval_features') }}
                        where intent in (select intent from eval_moved_intents))
-    {%- else -%}
-    select 1 as no_op
-    {%- endif -%}
 {%- endmacro %}

@@ -92,12 +92,8 @@
 {%- endmacro %}
 
 {% macro delete_pending_traces() -%}
-    {%- if is_incremental() -%}
     delete from {{ this }}
     where trace_id in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
-    {%- else -%}
-    select 1 as no_op
-    {%- endif -%}
 {%- endmacro %}
 
 {% macro mark_trace_changes_processed(results) -%}

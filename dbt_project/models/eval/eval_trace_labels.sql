@@ -20,7 +20,11 @@ with relabelled as (
 ),
 
 intent_medians as (
+    {%- if is_incremental() %}
+    select * from eval_intent_medians  -- computed by the pre-hook
+    {%- else %}
     {{ eval_intent_medians_sql() }}
+    {%- endif %}
 )
 
 select
