@@ -77,7 +77,8 @@
 {%- endmacro %}
 
 {#- Incremental strategy of the trace-scoped models (incremental_strategy='trace_scoped'): delete the
-    rows the model rewrites, then append its query's rows, in the materialization's one transaction.
+    rows the model rewrites, then insert the model's query (not a copy of a temporary table: see
+    macros/incremental_direct_insert.sql), in the materialization's one transaction.
     The delete is part of the strategy, not a pre-hook, because it must come after dbt's schema
     evolution (on_schema_change: append_new_columns runs ALTER TABLE ... ADD COLUMN): DuckDB cannot
     commit a transaction that deleted from a table and then altered it ("another transaction has
@@ -88,7 +89,11 @@
     {%- else -%}
     {{ delete_pending_traces() }};
     {%- endif %}
-    {{ get_incremental_append_sql(arg_dict) }}
+    {%- set dest_columns_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
+    insert into {{ arg_dict['target_relation'] }} ({{ dest_columns_csv }})
+    select {{ dest_columns_csv }} from (
+        {{ model['compiled_code'] }}
+    ) as trace_scoped_rows
 {%- endmacro %}
 
 {% macro delete_pending_traces() -%}
