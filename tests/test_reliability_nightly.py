@@ -133,7 +133,10 @@ def test_locked_warehouse_retries_loses_nothing_and_readers_never_wait(ref, tmp_
     # The first attempt failed with one clear line naming the holder, and was retried.
     assert [e.step_key for e in retries] == ["raw_trace_events"]
     message = retries[0].event_specific_data.error.cause.message
-    assert f"warehouse {warehouse} is locked by another process (PID {holder.pid}: " in message
+    # It names every process holding the file at that moment: the holder, and sometimes also the
+    # readers' process in the middle of its own brief open of the warehouse.
+    assert f"warehouse {warehouse} is locked by another process (" in message
+    assert f"PID {holder.pid}: " in message
     # Nothing lost: every table as in the clean run (audit.check_results is the run's own history;
     # tables only the Dagster job has, such as its own bookkeeping, are not in the reference).
     hashes = content_hashes(warehouse)
