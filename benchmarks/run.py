@@ -294,6 +294,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--clean", action="store_true", help="generate without dirty lines")
     parser.add_argument("--out", type=Path, help="results file (default benchmarks/results/<date>.json)")
+    parser.add_argument("--keep-history", action="store_true",
+                        help="copy the history warehouse before step 4 (benchmarks/data/work/history-before-"
+                             "step-4.duckdb), to profile or replay the incremental day without reloading")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "true")
@@ -338,6 +341,8 @@ def main(argv: list[str] | None = None) -> None:
                         sum(day_events(manifest, day(n)) for n in range(1, history_days + 1)), None))
         results["history_per_day"] = [json.loads(line) for line in history["stdout"].splitlines()
                                    if line.startswith("{")]
+        if args.keep_history:  # outside the measured step: a copy of the file as step 4 finds it
+            shutil.copyfile(history_wh, work / "history-before-step-4.duckdb")
         incremental = nightly(landing, history_wh, history_home, target_day)
         incremental_row = row(f"4. nightly job for day {history_days + 1} on {history_days} days", incremental,
                               events, base_s, "<= 1.3 x step 3")
