@@ -71,6 +71,23 @@ def test_runs_are_recorded_in_the_dagster_instance(nightly, monkeypatch):
         assert record is not None and record.asset_materialization.partition in DAYS
 
 
+def test_the_second_night_reuses_dbt_parse_state_and_scopes_tests_to_its_day(nightly, monkeypatch):
+    # The day reaches dbt as an environment variable: a CLI var would change dbt's parse state every
+    # night and force a full re-parse. The first night here parses in full (the install-time state
+    # names another warehouse) and hands its state on to the second.
+    monkeypatch.setenv("DAGSTER_HOME", nightly["env"]["DAGSTER_HOME"])
+    with dg.DagsterInstance.get() as instance:
+        run_id = next(r.run_id for r in instance.get_runs(dg.RunsFilter(job_name="nightly_trace_job"))
+                      if r.tags["dagster/partition"] == DAYS[1])
+    [target] = (Path(__file__).parents[1] / "dbt_project" / "target").glob(f"trace_warehouse_models-{run_id[:7]}-*")
+    log = [json.loads(line)["info"] for line in (target / "dbt.log").read_text().splitlines()]
+    assert not [e["msg"] for e in log if e["name"] == "UnableToPartialParse"]
+    assert any(e["name"] == "PartialParsingEnabled" for e in log)
+    assert not any("--vars" in e["msg"] for e in log if e["name"] == "MainReportArgs")
+    [scoped_test] = (target / "compiled").rglob("not_null_stg_trace__events_event_id.sql")
+    assert f"delivery_date = date '{DAYS[1]}'" in scoped_test.read_text()
+
+
 def test_summary_reports_loads_quarantine_tables_and_checks(nightly):
     out = nightly["stdout"]
     totals = nightly["manifest"]["totals"]

@@ -1,13 +1,13 @@
 {#- Nightly test scope.
 
-    In the nightly build (var delivery_date set) a generic test looks only at what that build
+    In the nightly build (a delivery day set, see nightly_delivery_date) a generic test looks only at what that build
     could have changed, so its cost does not grow with history:
       - raw.trace_events and the staging views: the delivery day being built;
       - trace-scoped models: the traces rebuilt in this run (pending in int_trace_changes; the
         flags are cleared by on-run-end, after the tests). Keys made of trace_id and a per-trace
         id are therefore still checked completely for every trace that changed;
       - every other model (dims, summaries, seeds): the whole table.
-    Without the var (`dbt build` or `dbt test` by hand) every test covers all of history.
+    Without a day (`dbt build` or `dbt test` by hand) every test covers all of history.
     dbt_project.yml sets `where: __nightly_scope__` on all data tests; a test's own `where`
     replaces it. -#}
 {% macro get_where_subquery(relation) -%}
@@ -25,13 +25,25 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The delivery day of a nightly build: var delivery_date (by hand: `dbt build --vars
+    '{"delivery_date": "2026-12-01"}'`), else the environment variable TRACE_PLATFORM_DELIVERY_DATE,
+    which the Dagster step sets. A CLI var is part of dbt's partial-parse state, so a new day every
+    night forced a full re-parse of the project (~3 s); read only while executing, the environment
+    variable is not recorded by the parse either. -#}
+{% macro nightly_delivery_date() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(var('delivery_date', none) or env_var('TRACE_PLATFORM_DELIVERY_DATE', '') or none) }}
+{%- endmacro %}
+
 {% macro nightly_test_scope() -%}
-    {%- set day = var('delivery_date', none) -%}
-    {%- if day is none or not execute -%}
+    {%- set day = nightly_delivery_date() -%}
+    {%- if day is none -%}
         {{ return('') }}
     {%- endif -%}
     {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', day | string) -%}
-        {{ exceptions.raise_compiler_error("var delivery_date must be YYYY-MM-DD, got " ~ (day | string)[:40]) }}
+        {{ exceptions.raise_compiler_error("the delivery day (var delivery_date or TRACE_PLATFORM_DELIVERY_DATE) must be YYYY-MM-DD, got " ~ (day | string)[:40]) }}
     {%- endif -%}
     {#- a model's test names it in attached_node; a source's test only in depends_on -#}
     {%- set tested_id = model.attached_node or (model.depends_on.nodes | first) -%}

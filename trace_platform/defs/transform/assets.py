@@ -1,8 +1,11 @@
 """The dbt project as partitioned Dagster assets, built with `dbt build` so tests become checks."""
 
 
-import json
+import os
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -17,6 +20,7 @@ from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_writ
 
 # Per-partition row counts for the models that carry the partition (delivery day) in a column.
 PARTITION_COLUMNS = ("delivery_date", "last_delivery_date")
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def table_metadata(con: duckdb.DuckDBPyConnection, keys: dict[str, dg.AssetKey], partition: str | None) -> dict:
@@ -69,6 +73,43 @@ def table_metadata(con: duckdb.DuckDBPyConnection, keys: dict[str, dg.AssetKey],
     return metadata
 
 
+@contextmanager
+def _environment(**variables: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def reuse_parse_state(invocation_target: Path) -> None:
+    """Make this build's parse state the one the next build starts from.
+
+    dagster-dbt gives each build its own target folder and seeds it with the project's
+    target/partial_parse.msgpack, written by `dbt parse` at install. When that parse saw another
+    profile (another warehouse path or memory limit), dbt re-parses the whole project every night
+    (~3 s). dbt checks the state it is given (profile, vars, file checksums, dbt version) and
+    re-parses whatever differs, so handing on the newest state is always safe. os.replace keeps a
+    concurrent reader from seeing half a file.
+    """
+    produced = invocation_target / PARTIAL_PARSE_FILE
+    if not produced.exists():
+        return  # dbt stopped before parsing
+    shared = dbt_project.project_dir / dbt_project.target_path / PARTIAL_PARSE_FILE
+    staged = shared.with_name(f".{PARTIAL_PARSE_FILE}.{os.getpid()}")
+    try:
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(produced, staged)
+        os.replace(staged, shared)
+    except OSError:
+        staged.unlink(missing_ok=True)  # a read-only project folder: dbt parses in full, as before
+
+
 def _with_table_metadata(events: list, metadata: dict[str, dict]) -> Iterator:
     for event in events:
         if isinstance(event, dg.Output) and event.output_name in metadata:
@@ -89,13 +130,16 @@ def _with_table_metadata(events: list, metadata: dict[str, dict]) -> Iterator:
 )
 def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """Staging, intermediate, marts, audit and eval models for one delivery day."""
-    dbt_vars = {"delivery_date": context.partition_key}
     warehouse = settings.warehouse_path()
     # the GX checks after this step import great_expectations: do it while dbt runs
     warm_in_background()
     with warehouse_write_lock(warehouse):
-        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False)
+        # The day goes to dbt as an environment variable, not a CLI var: see nightly_delivery_date
+        # in macros/test_scope.sql. dbt.cli copies the environment when it starts the subprocess.
+        with _environment(TRACE_PLATFORM_DELIVERY_DATE=context.partition_key):
+            invocation = dbt.cli(["build"], context=context, raise_on_error=False)
         events = list(invocation.stream())
+        reuse_parse_state(invocation.target_path)
         # dbt has exited; still under the lock, describe what it built.
         outputs = {e.output_name: context.asset_key_for_output(e.output_name)
                    for e in events if isinstance(e, dg.Output)}
