@@ -40,10 +40,7 @@ class WarehouseResource(DuckDBResource):
 def warehouse_resource() -> DuckDBResource:
     return WarehouseResource(
         database=str(settings.warehouse_path()),
-        connection_config={
-            "threads": settings.duckdb_threads(),
-            "memory_limit": settings.duckdb_memory_limit(),
-        },
+        connection_config=settings.warehouse_connection_config(),
     )
 
 

@@ -54,6 +54,20 @@ def duckdb_threads() -> int:
     return int(os.environ.get("TRACE_PLATFORM_DUCKDB_THREADS", os.cpu_count() or 2))
 
 
+# No row-group vacuum at the checkpoints of the nightly job's connections (dbt's too: profiles.yml).
+# Each night deletes and re-inserts the pending traces, about a quarter of the previous day's among
+# them; the first vacuum-enabled checkpoint after that merges the row groups those deletes thinned
+# out, ~7 s a night at 1M events a day for ~1 % of the space. The weekly compaction job does it
+# instead (defs/maintenance/, docs/warehouse.md). A setting of the whole connection: any writer's
+# checkpoint vacuums every table, not only the ones it wrote.
+NO_VACUUM = {"max_vacuum_tasks": 0}
+
+
+def warehouse_connection_config() -> dict:
+    """DuckDB config of the nightly job's connections to the warehouse."""
+    return {"threads": duckdb_threads(), "memory_limit": duckdb_memory_limit(), **NO_VACUUM}
+
+
 # Unredacted raw payloads (docs/security.md). After each successful nightly build, the raw zone's
 # payloads, attributes and quarantined raw lines of delivery days more than N days before the
 # newest loaded day are redacted in place / removed. "keep" (or "forever") keeps them.

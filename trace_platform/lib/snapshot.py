@@ -731,12 +731,13 @@ def publish_snapshot(
 def publish_warehouse(warehouse: str | os.PathLike, paths: SnapshotPaths | None = None, *,
                       tracked_tables: set[str] | None = None, **kwargs) -> PublishReport:
     """Opens the warehouse under the writer lock and publishes (for scripts and tests)."""
+    from trace_platform.lib.settings import NO_VACUUM
     from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_write_lock
 
     path = Path(warehouse).absolute()
     paths = paths or snapshot_paths(path)
     with warehouse_write_lock(path):
-        con = connect_with_retry(lambda: duckdb.connect(str(path)), path)
+        con = connect_with_retry(lambda: duckdb.connect(str(path), config=dict(NO_VACUUM)), path)
         try:
             return publish_snapshot(con, paths, warehouse=path, tracked_tables=tracked_tables, **kwargs)
         finally:
