@@ -128,6 +128,8 @@ def test_jobs_schedules_and_sensors(defs):
     schedules = {s.name: s for s in defs.schedules}
     assert schedules["nightly_trace_schedule"].cron_schedule == "0 2 * * *"
     assert schedules["freshness_check_schedule"].cron_schedule == "0 6 * * *"
+    assert schedules["warehouse_compaction_schedule"].cron_schedule == "0 4 * * 0"  # weekly, off the nightly path
+    assert defs.resolve_job_def("warehouse_compaction_job").tags["trace_platform/writes"] == "warehouse"
     assert {s.name for s in defs.sensors} == {"landing_sensor", "run_failure_alert_sensor",
                                               "check_failure_alert_sensor"}
 

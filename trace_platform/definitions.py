@@ -12,6 +12,10 @@ from trace_platform.defs.ingest.assets import raw_trace_events  # noqa: E402
 from trace_platform.defs.ingest.retention import raw_payload_retention  # noqa: E402
 from trace_platform.defs.ingest.sensors import landing_sensor  # noqa: E402
 from trace_platform.defs.jobs import nightly_trace_job  # noqa: E402
+from trace_platform.defs.maintenance.compaction import (  # noqa: E402
+    warehouse_compaction_job,
+    warehouse_compaction_schedule,
+)
 from trace_platform.defs.publish.assets import publish_assets  # noqa: E402
 from trace_platform.defs.quality.check_results import check_results  # noqa: E402
 from trace_platform.defs.quality.freshness import (  # noqa: E402
@@ -34,8 +38,8 @@ def build_definitions() -> dg.Definitions:
         assets=[raw_trace_events, trace_warehouse_models, check_results, *publish_assets, raw_payload_retention],
         asset_checks=[raw_zone_checks, audit_rule_checks, gx_staging_checks, gx_marts_checks,
                       marts_freshness_checks],
-        jobs=[nightly_trace_job, freshness_check_job],
-        schedules=[nightly_trace_schedule, freshness_check_schedule],
+        jobs=[nightly_trace_job, freshness_check_job, warehouse_compaction_job],
+        schedules=[nightly_trace_schedule, freshness_check_schedule, warehouse_compaction_schedule],
         sensors=[landing_sensor, run_failure_alert_sensor, check_failure_alert_sensor],
         resources={"warehouse": warehouse_resource(), "dbt": dbt_resource()},
     )
