@@ -166,7 +166,7 @@ INGEST = """
 import duckdb, sys
 from pathlib import Path
 from trace_platform.defs.ingest.loader import ingest_partition
-con = duckdb.connect(sys.argv[2], config={'threads': int(sys.argv[4]), 'memory_limit': sys.argv[5]})
+con = duckdb.connect(sys.argv[2], config={'threads': int(sys.argv[4]), 'memory_limit': sys.argv[5], 'max_vacuum_tasks': 0})
 report = ingest_partition(con, Path(sys.argv[1]), sys.argv[3])
 print(report.events_loaded)
 """
@@ -181,6 +181,7 @@ from pathlib import Path
 from trace_platform.defs.ingest.loader import ingest_partition
 from trace_platform.defs.ingest.retention import purge_raw_payloads
 from trace_platform.lib import settings
+from trace_platform.lib.compaction import compact
 from trace_platform.lib.duckdb_functions import register_redaction
 from trace_platform.lib.snapshot import publish_warehouse, trace_scoped_tables
 landing, warehouse, target, threads, memory = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
@@ -188,7 +189,7 @@ dbt = str(Path(sys.executable).parent / 'dbt')
 root = Path(sys.argv[6])
 for day in sys.argv[7:]:
     started = time.perf_counter()
-    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory})
+    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory, 'max_vacuum_tasks': 0})
     report = ingest_partition(con, landing, day)
     con.close()
     ingested = time.perf_counter()
@@ -198,23 +199,31 @@ for day in sys.argv[7:]:
                    env={**os.environ, 'TRACE_PLATFORM_WAREHOUSE': warehouse}, check=True)
     built = time.perf_counter()
     # what the nightly job does after dbt, so day N+1 meets the steady state: one retention pass
-    # and one reader snapshot per day (a first publish or purge of 30 days would be a one-off cost)
-    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory})
+    # and one reader snapshot per day (a first publish or purge of 30 days would be a one-off cost);
+    # the connections skip the row-group vacuum like the nightly job's, and the weekly compaction
+    # job's work is done after every 7th day
+    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory, 'max_vacuum_tasks': 0})
     register_redaction(con)
     purge_raw_payloads(con, day, settings.raw_payload_retention_days())
     con.close()
     publish_warehouse(warehouse, tracked_tables=trace_scoped_tables(Path(target) / 'manifest.json'))
     published = time.perf_counter()
+    compaction_seconds = None
+    if sys.argv[7:].index(day) % 7 == 6:  # the weekly compaction job, after every 7th day
+        con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory})
+        compaction_seconds = round(compact(con).seconds, 2)
+        con.close()
     results = json.loads((Path(target) / 'run_results.json').read_text())['results']
     slowest = sorted(((r['unique_id'].split('.')[-1], round(r['execution_time'], 2)) for r in results),
                      key=lambda item: -item[1])[:5]
     print(json.dumps({'day': day, 'events_loaded': report.events_loaded,
                       'ingest_seconds': round(ingested - started, 2), 'dbt_seconds': round(built - ingested, 2),
                       'retention_and_publish_seconds': round(published - built, 2),
-                      'slowest': slowest}), flush=True)
+                      'compaction_seconds': compaction_seconds, 'slowest': slowest}), flush=True)
     print(f'{day}: ingest {ingested - started:.1f} s, dbt build {built - ingested:.1f} s, '
-          f'retention + publish {published - built:.1f} s, slowest {slowest[:3]}',
-          file=sys.stderr, flush=True)
+          f'retention + publish {published - built:.1f} s, '
+          + (f'compaction {compaction_seconds:.1f} s, ' if compaction_seconds is not None else '')
+          + f'slowest {slowest[:3]}', file=sys.stderr, flush=True)
 """
 
 
@@ -341,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
         history = measure(with_args(HISTORY, str(landing), str(history_wh), str(work / "dbt_history"), threads,
                                     memory, str(ROOT), *(day(n) for n in range(1, history_days + 1))),
                           stream_stderr=True)
-        rows.append(row(f"   history: ingest, dbt, retention, publish, days 1-{history_days}", history,
+        rows.append(row(f"   history days 1-{history_days}: nightly work + weekly compaction", history,
                         sum(day_events(manifest, day(n)) for n in range(1, history_days + 1)), None))
         results["history_per_day"] = [json.loads(line) for line in history["stdout"].splitlines()
                                    if line.startswith("{")]
