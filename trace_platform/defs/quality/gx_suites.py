@@ -61,8 +61,13 @@ FINAL_STATUSES = ["success", "partial", "failure", "abandoned"]
 
 # How a suite's rows are restricted to the partition ({date} is a validated DATE literal).
 BY_DELIVERY_DATE = "delivery_date = {date}"
-BY_PARTITION_TRACES = ("trace_id IN (SELECT trace_id FROM marts.fct_outcomes "
-                       "WHERE last_delivery_date = {date})")
+# The traces whose last delivery is the partition. Their rows lie within the traces' delivery days
+# (delivery_date is the day of one of the trace's events), and saying so lets DuckDB skip every other
+# day's row groups (join filter pushdown onto the zone maps; random trace ids prune nothing): the
+# mart slices of day 31 on 30 days took 0.81 s instead of 1.42 s, same rows.
+BY_PARTITION_TRACES = ("trace_id IN (SELECT trace_id FROM marts.fct_outcomes WHERE last_delivery_date = {date}) "
+                       "AND delivery_date IN (SELECT unnest(generate_series(first_delivery_date, last_delivery_date, "
+                       "INTERVAL 1 DAY))::DATE FROM marts.fct_outcomes WHERE last_delivery_date = {date})")
 BY_LAST_DELIVERY_DATE = "last_delivery_date = {date}"
 
 Expectations = Callable[[Any, Thresholds], list]
