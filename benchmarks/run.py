@@ -166,7 +166,8 @@ INGEST = """
 import duckdb, sys
 from pathlib import Path
 from trace_platform.defs.ingest.loader import ingest_partition
-con = duckdb.connect(sys.argv[2], config={'threads': int(sys.argv[4]), 'memory_limit': sys.argv[5], 'max_vacuum_tasks': 0})
+from trace_platform.lib.settings import NO_VACUUM
+con = duckdb.connect(sys.argv[2], config={'threads': int(sys.argv[4]), 'memory_limit': sys.argv[5], **NO_VACUUM})
 report = ingest_partition(con, Path(sys.argv[1]), sys.argv[3])
 print(report.events_loaded)
 """
@@ -189,7 +190,7 @@ dbt = str(Path(sys.executable).parent / 'dbt')
 root = Path(sys.argv[6])
 for day in sys.argv[7:]:
     started = time.perf_counter()
-    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory, 'max_vacuum_tasks': 0})
+    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory, **settings.NO_VACUUM})
     report = ingest_partition(con, landing, day)
     con.close()
     ingested = time.perf_counter()
@@ -202,7 +203,7 @@ for day in sys.argv[7:]:
     # and one reader snapshot per day (a first publish or purge of 30 days would be a one-off cost);
     # the connections skip the row-group vacuum like the nightly job's, and the weekly compaction
     # job's work is done after every 7th day
-    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory, 'max_vacuum_tasks': 0})
+    con = duckdb.connect(warehouse, config={'threads': int(threads), 'memory_limit': memory, **settings.NO_VACUUM})
     register_redaction(con)
     purge_raw_payloads(con, day, settings.raw_payload_retention_days())
     con.close()
