@@ -3,9 +3,10 @@
     In the nightly build (a delivery day set, see nightly_delivery_date) a generic test looks only at what that build
     could have changed, so its cost does not grow with history:
       - raw.trace_events and the staging views: the delivery day being built;
-      - trace-scoped models: the traces rebuilt in this run (pending in int_trace_changes; the
-        flags are cleared by on-run-end, after the tests). Keys made of trace_id and a per-trace
-        id are therefore still checked completely for every trace that changed;
+      - trace-scoped models: the traces rebuilt in this run (pending in int_trace_changes for the
+        model's scope; the flags are cleared by on-run-end, after the tests). Keys made of
+        trace_id and a per-trace id are therefore still checked completely for every trace that
+        changed;
       - every other model (dims, summaries, seeds): the whole table.
     Without a day (`dbt build` or `dbt test` by hand) every test covers all of history.
     dbt_project.yml sets `where: __nightly_scope__` on all data tests; a test's own `where`
@@ -57,20 +58,24 @@
     {%- elif tested.resource_type == 'model' and 'trace_scoped' in tested.tags -%}
         {%- set changes = adapter.get_relation(database=target.database, schema='intermediate',
                                                identifier='int_trace_changes') -%}
-        {%- set scope = "trace_id in (select trace_id from " ~ changes ~ " where is_pending)" -%}
-        {#- Every row of a pending trace lies within the trace's delivery days. Saying so lets DuckDB
+        {#- a 'calls' model rewrote only the traces whose calls changed (macros/trace_changes.sql) -#}
+        {%- set pending = pending_predicate(trace_scope(tested.config)) -%}
+        {%- set scope = "trace_id in (select trace_id from " ~ changes ~ " where " ~ pending ~ ")" -%}
+        {#- Every row of a pending trace lies within the days its rows can carry
+            (int_trace_changes.rows_first/last_delivery_date). Saying so lets DuckDB
             skip the row groups of every other day (join filter pushdown of the days' min/max onto
             the zone maps); the trace ids alone are random and prune nothing, so without it each
             test would scan the model's whole history. -#}
         {%- set found = namespace(day_column=none) -%}
-        {%- for candidate in ['delivery_date', 'first_delivery_date', 'detected_in_partition', 'last_delivery_date'] -%}
+        {%- for candidate in ['delivery_date', 'request_delivery_date', 'first_delivery_date', 'detected_in_partition', 'last_delivery_date'] -%}
             {%- if found.day_column is none and candidate in tested.columns -%}
                 {%- set found.day_column = candidate -%}
             {%- endif -%}
         {%- endfor -%}
         {%- if found.day_column -%}
-            {%- set scope = scope ~ " and " ~ found.day_column ~ " in (select unnest(generate_series(first_delivery_date, "
-                ~ "last_delivery_date, interval 1 day))::date from " ~ changes ~ " where is_pending and event_count > 0)" -%}
+            {%- set scope = scope ~ " and " ~ found.day_column ~ " in (select unnest(generate_series("
+                ~ "coalesce(rows_first_delivery_date, first_delivery_date), coalesce(rows_last_delivery_date, last_delivery_date), "
+                ~ "interval 1 day))::date from " ~ changes ~ " where " ~ pending ~ ")" -%}
         {%- endif -%}
         {{ return(scope) }}
     {%- else -%}

@@ -6,13 +6,46 @@
     as pending. Trace-scoped models delete and rebuild exactly the pending traces, so results do
     not depend on the order in which partitions run. The flags are cleared at the end of a
     successful run that rebuilt every trace-scoped model; after a failed run they stay pending and
-    the next run picks them up again. -#}
+    the next run picks them up again.
+
+    Two scopes. A 'trace' model (the default) rebuilds a trace when any of its events changed. A
+    'calls' model (config trace_scope='calls': the tool-call and model-call models) reads only the
+    events of a call's lifecycle (call_event_types()) and rebuilds a trace only when those changed
+    (calls_pending). The commonest late event, a rating delivered the next morning, then rebuilds
+    the trace's outcome, labels and audit facts but none of its calls: on a 1M-event day about a
+    fifth of the traces rebuilt are such traces (docs/performance.md). tests/test_trace_scopes.py
+    checks from the manifest that a 'calls' model depends on nothing else. -#}
+
+{#- The event types whose changes the 'calls' models see; int_trace_changes fingerprints them
+    apart from the others. -#}
+{% macro call_event_types() -%}
+    {{ return(['tool_call', 'policy_check', 'confirmation_request', 'confirmation_response',
+               'tool_result', 'side_effect', 'rollback', 'model_call']) }}
+{%- endmacro %}
+
+{#- The scope of the model being built: 'trace' or 'calls'. -#}
+{% macro trace_scope(node_config=none) -%}
+    {%- set scope = (node_config or config).get('trace_scope') or 'trace' -%}
+    {%- if scope not in ['trace', 'calls'] -%}
+        {{ exceptions.raise_compiler_error("trace_scope must be 'trace' or 'calls', got " ~ scope) }}
+    {%- endif -%}
+    {{ return(scope) }}
+{%- endmacro %}
+
+{#- The int_trace_changes predicate of the traces a model of `scope` must rebuild. calls_pending
+    is NULL on rows written before the column existed: such a trace counts as pending for both. -#}
+{% macro pending_predicate(scope='trace') -%}
+    {{ return('coalesce(calls_pending, is_pending)' if scope == 'calls' else 'is_pending') }}
+{%- endmacro %}
 
 {#- SQL predicate (prefixed with AND) limiting a read of a trace-scoped model's table to the
     pending traces. Their rows were all (re)written in this run by that model, so they also carry
     this run's model_build_seq: the equality on it lets DuckDB skip, by zone maps, the row groups
     of every earlier build instead of reading all of history (trace ids are random, so the id
-    list alone prunes nothing). -#}
+    list alone prunes nothing). Only for a model of the reader's own scope (or a 'calls' model
+    read by a 'calls' model): a 'trace' model reading a 'calls' model's table finds rows of
+    earlier builds for the traces whose calls did not change, and reads it with
+    pending_trace_events_only() on the table's delivery day column instead. -#}
 {% macro pending_traces_only(trace_column='trace_id') -%}
     {{ pending_trace_ids_only(trace_column) }}
     {%- if is_incremental() %}
@@ -24,7 +57,7 @@
     {#- ref() outside the condition, so dbt records the dependency at parse time -#}
     {%- set changes = ref('int_trace_changes') -%}
     {%- if is_incremental() %}
-    and {{ trace_column }} in (select trace_id from {{ changes }} where is_pending)
+    and {{ trace_column }} in (select trace_id from {{ changes }} where {{ pending_predicate(trace_scope()) }})
     {%- endif %}
 {%- endmacro %}
 
@@ -40,9 +73,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The same, for reads of the staging views: also limits the scan to the delivery days that hold
-    the pending traces' events, as constants, so DuckDB skips every other day's row groups of
-    raw.trace_events. Without it each day would rescan all of history. -#}
+{#- The same, for reads of the staging views (or of a table with the delivery day of each row):
+    also limits the scan to the delivery days that hold the pending traces' events, as constants,
+    so DuckDB skips every other day's row groups of raw.trace_events. Without it each day would
+    rescan all of history. (Naming the few pending traces of the day before as constants, so the
+    scan drops that day's other rows before the payload is parsed, was measured and dropped: the
+    OR of the two made int_tool_call_lifecycle slower at 30 days, 2.0 s against 1.45 s.) -#}
 {% macro pending_trace_events_only(trace_column='trace_id', delivery_column='delivery_date') -%}
     {{ pending_trace_ids_only(trace_column) }}
     {%- if is_incremental() %}
@@ -50,7 +86,7 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- Every delivery day between the first and the last of some pending trace. -#}
+{#- Every delivery day between the first and the last of some pending trace (of this model's scope). -#}
 {% macro pending_delivery_dates() -%}
     {%- set changes = ref('int_trace_changes') -%}
     {%- if not execute -%}
@@ -59,7 +95,7 @@
     {%- set dates_query -%}
         select distinct unnest(generate_series(first_delivery_date, last_delivery_date, interval 1 day))::date
         from {{ changes }}
-        where is_pending and event_count > 0
+        where {{ pending_predicate(trace_scope()) }} and event_count > 0
         order by 1
     {%- endset -%}
     {{ return(run_query(dates_query).columns[0].values() | list) }}
@@ -98,7 +134,41 @@
 
 {% macro delete_pending_traces() -%}
     delete from {{ this }}
-    where trace_id in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
+    where trace_id in (select trace_id from {{ ref('int_trace_changes') }} where {{ pending_predicate(trace_scope()) }})
+    {{- pending_rows_days_only() }}
+{%- endmacro %}
+
+{#- SQL predicate (prefixed with AND) limiting the delete to the days the pending traces' rows can
+    carry (int_trace_changes.rows_first/last_delivery_date), on the table's delivery day column,
+    so DuckDB skips every other day's row groups; without it the delete probes every trace id of
+    history (about 1 s a night over the trace-scoped tables at 30 days of 1M events). Nothing when
+    the table has no such column, or a NULL in it (rows written before the column existed). -#}
+{% macro pending_rows_days_only() -%}
+    {%- if execute -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+        {%- set found = namespace(day_column=none) -%}
+        {%- for candidate in ['delivery_date', 'request_delivery_date', 'first_delivery_date', 'detected_in_partition'] -%}
+            {%- if found.day_column is none and candidate in columns -%}
+                {%- set found.day_column = candidate -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if found.day_column is not none -%}
+            {%- set check_query -%}
+                select
+                    exists(select 1 from {{ this }} where {{ found.day_column }} is null) as has_null_days,
+                    exists(select 1 from {{ ref('int_trace_changes') }}
+                           where {{ pending_predicate(trace_scope()) }} and rows_first_delivery_date is null) as has_unknown_rows_days,
+                    (select string_agg(distinct strftime(day, '%Y-%m-%d'), ',') from (
+                        select unnest(generate_series(rows_first_delivery_date, rows_last_delivery_date, interval 1 day))::date as day
+                        from {{ ref('int_trace_changes') }}
+                        where {{ pending_predicate(trace_scope()) }})) as days
+            {%- endset -%}
+            {%- set check = run_query(check_query).rows[0] -%}
+            {%- if not check[0] and not check[1] and check[2] %}
+    and {{ found.day_column }} in ({{ delivery_dates_sql(check[2].split(',')) }})
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro mark_trace_changes_processed(results) -%}
@@ -118,7 +188,10 @@
         {%- set changes = adapter.get_relation(database=target.database, schema='intermediate',
                                                identifier='int_trace_changes') -%}
         {%- if changes is not none and scoped | length > 0 and succeeded | length == scoped | length -%}
-            update {{ changes }} set is_pending = false where is_pending
+            update {{ changes }}
+            set is_pending = false, calls_pending = false,
+                rows_first_delivery_date = first_delivery_date, rows_last_delivery_date = last_delivery_date
+            where is_pending or calls_pending
         {%- else -%}
             select 1 as no_op
         {%- endif -%}

@@ -11,7 +11,8 @@ with traces as (
 
 calls as (
     select * from {{ ref('int_tool_call_lifecycle') }}
-    where true {{ pending_traces_only() }}
+    -- a 'calls' model: a trace whose calls did not change keeps the rows of an earlier build
+    where true {{ pending_trace_events_only('trace_id', 'request_delivery_date') }}
 ),
 
 breaches as (

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          trace_scope='calls') }}
 
 -- Each confirmation request joined to its response (by confirmation_id inside the trace).
 -- A response without a request is kept too, so nothing the user answered goes missing.

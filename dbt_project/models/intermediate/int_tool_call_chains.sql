@@ -1,11 +1,12 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          trace_scope='calls') }}
 
 -- Retry chains resolved to their first attempt. A retry names the attempt it repeats in
 -- `retry_of`; following those links back inside the trace reaches the chain's first attempt,
 -- whose policy checks and confirmations also cover the retry. A link to an unknown call ends the
 -- walk at the last known call; cycles are cut.
 with recursive calls as (
-    select trace_id, tool_call_id, retry_of
+    select trace_id, tool_call_id, retry_of, delivery_date
     from {{ ref('stg_trace__tool_calls') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
     qualify row_number() over (partition by trace_id, tool_call_id order by sequence, event_id) = 1
@@ -30,6 +31,9 @@ select
     tool_call_id,
     arg_max(current_id, depth) as chain_root_tool_call_id,
     max(depth) as chain_position,
+    -- the call's own delivery day: lets the nightly delete skip other days' row groups
+    any_value(calls.delivery_date) as delivery_date,
     {{ current_model_build_seq() }}::bigint as model_build_seq
 from walk
+join calls using (trace_id, tool_call_id)
 group by trace_id, tool_call_id

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          trace_scope='calls') }}
 
 -- The lifecycle of each tool call, one row per (trace_id, tool_call_id): the request, its policy
 -- checks, confirmations, result, side effects and rollbacks, plus the audit facts derived from

@@ -1,7 +1,9 @@
 {{ config(materialized='incremental', unique_key='trace_id', incremental_strategy='delete+insert') }}
 
 -- One row per trace ever seen: a fingerprint of its current events, the delivery days they span,
--- and whether the trace-scoped models still have to rebuild it (see macros/trace_changes.sql).
+-- and whether the trace-scoped models still have to rebuild it (see macros/trace_changes.sql):
+-- is_pending for the 'trace' models, calls_pending for the 'calls' models, from a second
+-- fingerprint of the call events alone.
 --
 -- Ingestion logs every trace a publish touches in raw.trace_change_log. An incremental run
 -- fingerprints only the traces logged since the last run (change_seq above the watermark kept in
@@ -10,8 +12,19 @@
 -- length of history.
 {%- set change_log = source('raw', 'trace_change_log') %}
 {%- set events = ref('stg_trace__events') %}
+{%- set is_call_event -%}
+    event_type in ({% for event_type in call_event_types() %}'{{ event_type }}'{{ ', ' if not loop.last }}{% endfor %})
+{%- endset %}
 
 {%- if is_incremental() and execute %}
+    {#- a warehouse built before the call fingerprint existed gets its columns only after this
+        query has run (on_schema_change), so a missing one reads as NULL: the trace counts as changed -#}
+    {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- set previous_call_event_count = 'previous.call_event_count' if 'call_event_count' in existing else 'null::bigint' -%}
+    {%- set previous_call_events_fingerprint = 'previous.call_events_fingerprint' if 'call_events_fingerprint' in existing else 'null::ubigint' -%}
+    {%- set previous_calls_pending = 'previous.calls_pending' if 'calls_pending' in existing else 'null::boolean' -%}
+    {%- set previous_rows_first = 'previous.rows_first_delivery_date' if 'rows_first_delivery_date' in existing else 'null::date' -%}
+    {%- set previous_rows_last = 'previous.rows_last_delivery_date' if 'rows_last_delivery_date' in existing else 'null::date' -%}
     {%- set window_query -%}
         select
             (select coalesce(max(changes_logged_through), 0) from {{ this }}) as logged_after,
@@ -49,6 +62,9 @@ current_traces as (
         count(*) as event_count,
         -- line_hash differs when a different delivery wins, so a changed winner is a change too
         bit_xor(xor(hash(event_id), line_hash)) as events_fingerprint,
+        count(*) filter (where {{ is_call_event }}) as call_event_count,
+        coalesce(bit_xor(xor(hash(event_id), line_hash)) filter (where {{ is_call_event }}), 0::ubigint)
+            as call_events_fingerprint,
         min(delivery_date) as first_delivery_date,
         max(delivery_date) as last_delivery_date
     from {{ events }}
@@ -64,12 +80,26 @@ compared as (
         coalesce(current_traces.events_fingerprint, 0::ubigint) as events_fingerprint,
         coalesce(current_traces.first_delivery_date, previous.first_delivery_date) as first_delivery_date,
         coalesce(current_traces.last_delivery_date, previous.last_delivery_date) as last_delivery_date,
+        -- the days the trace's rows in the models can carry until they are all rebuilt: the rows of
+        -- the last complete rebuild lie in the span it had then, later (failed) builds' in theirs
+        least(coalesce({{ previous_rows_first }}, previous.first_delivery_date),
+              current_traces.first_delivery_date) as rows_first_delivery_date,
+        greatest(coalesce({{ previous_rows_last }}, previous.last_delivery_date),
+                 current_traces.last_delivery_date) as rows_last_delivery_date,
         -- new, grown, shrunk, emptied, or a different winning copy
         previous.trace_id is null
             or previous.event_count <> coalesce(current_traces.event_count, 0)
             or previous.events_fingerprint <> coalesce(current_traces.events_fingerprint, 0::ubigint)
             as has_changed,
+        coalesce(current_traces.call_event_count, 0) as call_event_count,
+        coalesce(current_traces.call_events_fingerprint, 0::ubigint) as call_events_fingerprint,
+        -- the call events alone; a row written before these columns existed counts as changed
+        previous.trace_id is null
+            or {{ previous_call_event_count }} is distinct from coalesce(current_traces.call_event_count, 0)
+            or {{ previous_call_events_fingerprint }} is distinct from coalesce(current_traces.call_events_fingerprint, 0::ubigint)
+            as calls_have_changed,
         previous.is_pending as was_pending,
+        coalesce({{ previous_calls_pending }}, previous.is_pending) as were_calls_pending,
         previous.changed_at as previously_changed_at
     from touched_traces
     left join current_traces using (trace_id)
@@ -82,10 +112,15 @@ select
     trace_id,
     event_count,
     events_fingerprint,
+    call_event_count,
+    call_events_fingerprint,
     first_delivery_date,
     last_delivery_date,
+    rows_first_delivery_date,
+    rows_last_delivery_date,
     -- a trace still pending from a failed run stays pending
-    has_changed or coalesce(was_pending, false) as is_pending,
+    has_changed or calls_have_changed or coalesce(was_pending, false) as is_pending,
+    calls_have_changed or coalesce(were_calls_pending, false) as calls_pending,
     case when has_changed then now() else previously_changed_at end as changed_at,
     {{ logged_through }}::bigint as changes_logged_through
 from compared
@@ -94,9 +129,15 @@ select
     trace_id,
     count(*) as event_count,
     bit_xor(xor(hash(event_id), line_hash)) as events_fingerprint,
+    count(*) filter (where {{ is_call_event }}) as call_event_count,
+    coalesce(bit_xor(xor(hash(event_id), line_hash)) filter (where {{ is_call_event }}), 0::ubigint)
+        as call_events_fingerprint,
     min(delivery_date) as first_delivery_date,
     max(delivery_date) as last_delivery_date,
+    min(delivery_date) as rows_first_delivery_date,
+    max(delivery_date) as rows_last_delivery_date,
     true as is_pending,
+    true as calls_pending,
     now() as changed_at,
     (select coalesce(max(change_seq), 0) from {{ change_log }})::bigint as changes_logged_through
 from {{ events }}

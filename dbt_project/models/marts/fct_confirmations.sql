@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          trace_scope='calls') }}
 
 -- One row per confirmation: the request joined to the user's response, and whether the
 -- arguments the user was shown equal the arguments of the call that ran (compared unredacted;

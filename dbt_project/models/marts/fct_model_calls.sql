@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          trace_scope='calls') }}
 
 -- One row per model call. Free-text fields leave redacted (docs/security.md).
 select

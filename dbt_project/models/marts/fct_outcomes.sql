@@ -16,7 +16,8 @@ calls as (
         count(*) filter (where executed and access = 'state_changing') as executed_write_count,
         min(first_result_sequence) filter (where result_status in ('error', 'timeout')) as first_failed_call_sequence
     from {{ ref('int_tool_call_lifecycle') }}
-    where true {{ pending_traces_only() }}
+    -- a 'calls' model: a trace whose calls did not change keeps the rows of an earlier build
+    where true {{ pending_trace_events_only('trace_id', 'request_delivery_date') }}
     group by trace_id
 ),
 

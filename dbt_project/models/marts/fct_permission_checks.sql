@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          trace_scope='calls') }}
 
 -- One row per policy check, with the call it guarded and whether it came before that call ran.
 -- principal and reason leave redacted (docs/security.md).

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          trace_scope='calls') }}
 
 -- One row per side effect, with whether it was rolled back (a successful rollback of the same
 -- resource for the same tool call) and whether it still can be. Rollbacks match on the real

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
+          trace_scope='calls') }}
 
 -- One row per tool call: what was asked, whether it was authorised and confirmed, what ran.
 -- Free text and JSON leave redacted (redact_text / redact_json: docs/security.md); every comparison
