@@ -167,10 +167,11 @@ def test_the_asset_runs_after_the_dbt_models_and_checks_the_window(loaded, monke
 
 
 def test_a_trace_rebuilt_after_its_payloads_were_purged(tmp_path):
-    """The documented trade-off: a late event rebuilds its trace from purged (redacted) payloads.
-    Structure survives (every fact, every rule that needs no secret value); a difference that lay
-    only in a redacted value (here R10: card A approved, card B run) is no longer seen."""
-    day1, day2 = "2026-11-19", "2026-11-20"
+    """The documented trade-off: a late call event rebuilds its trace's calls from purged (redacted)
+    payloads. Structure survives (every fact, every rule that needs no secret value); a difference
+    that lay only in a redacted value (here R10: card A approved, card B run) is no longer seen.
+    A late rating does not rebuild the calls, so R10 survives it."""
+    day1, day2, day3 = "2026-11-19", "2026-11-20", "2026-11-21"
     t = Trace("late", day=day1)
     t.request("pay with 4242 4242 4242 4242")
     t.call("c1", "charge", requires_confirmation=True, arguments={"card": "5105105105105100", "amount": 5})
@@ -202,5 +203,21 @@ def test_a_trace_rebuilt_after_its_payloads_were_purged(tmp_path):
     assert rows(warehouse, "SELECT tool_call_id, executed, result_status, side_effect_count, "
                            "arguments::VARCHAR FROM marts.fct_tool_calls") == facts_before
     assert json.loads(facts_before[0][4]) == {"card": "[REDACTED:card]", "amount": 5}
+    # a rating is not a call event: the calls keep the facts built from the unpurged payloads
+    assert rows(warehouse, "SELECT rule_id FROM audit.audit_violations") == [("R10",)]
+
+    # a rollback logged late is: the calls are rebuilt from the purged payloads
+    later = Trace("late", day=day3)
+    later.events = [dict(e) for e in late.events]
+    rollback = later.add("rollback", {"tool_call_id": "c1", "resource_type": "payment", "resource_id": "p-1",
+                                      "status": "ok"})
+    write_day(tmp_path / "landing", day3, [rollback])
+    con = duckdb.connect(str(warehouse))
+    try:
+        ingest_partition(con, tmp_path / "landing", day3)
+    finally:
+        con.close()
+    run_dbt(warehouse, "build", day=day3)
+    assert rows(warehouse, "SELECT rolled_back FROM marts.fct_tool_calls") == [(True,)]
     # the trade-off: both cards now read [REDACTED:card] upstream too, so R10 no longer fires
     assert rows(warehouse, "SELECT rule_id FROM audit.audit_violations") == []
