@@ -170,3 +170,38 @@ def test_a_new_day_reads_only_the_days_its_traces_span(tmp_path):
     # only the new trace changed (the others' fingerprints are the same): day 3 alone is read
     assert "date '2026-11-22'" in compiled
     assert "date '2026-11-20'" not in compiled and "date '2026-11-21'" not in compiled
+
+
+def test_rows_on_a_day_the_trace_left_are_deleted(tmp_path):
+    """The nightly delete names the days a trace's rows can carry (int_trace_changes.rows_first/
+    last_delivery_date): the span it had when its rows were built, not only its span now. A
+    re-delivered day 1 without the trace's calls moves its span to day 2 alone; the calls' rows,
+    dated day 1, must still go."""
+    moved = Trace("moved", day=DAY1)
+    moved.request()
+    moved.authorised_write("moved.c1")
+    cut = len(moved.events)
+    moved.final()
+    bystander = Trace("bystander", day=DAY1)
+    bystander.request()
+    bystander.final()
+
+    landing = tmp_path / "landing"
+    write_day(landing, DAY1, moved.events[:cut] + bystander.events)
+    write_day(landing, DAY2, moved.events[cut:])
+    incremental = tmp_path / "incremental.duckdb"
+    load_and_build(incremental, landing, [DAY1, DAY2])
+    assert rows(incremental, "select count(*) from marts.fct_tool_calls where trace_id = 'moved'") == [(1,)]
+
+    (landing / DAY1 / "events.jsonl").unlink()
+    write_day(landing, DAY1, bystander.events)
+    load_and_build(incremental, landing, [DAY1])
+    delete = (tmp_path / "dbt_target" / "run" / "trace_platform" / "models" / "intermediate"
+              / "int_tool_call_lifecycle.sql").read_text().split(";")[0]
+    assert f"request_delivery_date in (date '{DAY1}', date '{DAY2}')" in delete
+
+    fresh = tmp_path / "fresh" / "fresh.duckdb"
+    fresh.parent.mkdir()
+    load_and_build(fresh, landing, [DAY1, DAY2])
+    assert rows(incremental, "select count(*) from marts.fct_tool_calls where trace_id = 'moved'") == [(0,)]
+    assert _digest(incremental) == _digest(fresh)

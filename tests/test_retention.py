@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from dbt_support import Trace, load_and_build, rows, run_dbt, write_day
+from dbt_support import Trace, load_and_build, rows, write_day
 from trace_platform.defs.ingest.loader import ingest_partition
 from trace_platform.defs.ingest.retention import RAW_PAYLOAD_RETENTION, purge_raw_payloads, raw_payload_retention
 from trace_platform.lib import settings
@@ -192,12 +192,7 @@ def test_a_trace_rebuilt_after_its_payloads_were_purged(tmp_path):
     late.events = [dict(e) for e in t.events]
     feedback = late.add("feedback", {"rating": 1})
     write_day(tmp_path / "landing", day2, [feedback])
-    con = duckdb.connect(str(warehouse))
-    try:
-        ingest_partition(con, tmp_path / "landing", day2)
-    finally:
-        con.close()
-    run_dbt(warehouse, "build", day=day2)
+    load_and_build(warehouse, tmp_path / "landing", [day2])
 
     assert rows(warehouse, "SELECT feedback_rating, event_count FROM marts.fct_outcomes") == [(1, len(t.events) + 1)]
     assert rows(warehouse, "SELECT tool_call_id, executed, result_status, side_effect_count, "
@@ -212,12 +207,7 @@ def test_a_trace_rebuilt_after_its_payloads_were_purged(tmp_path):
     rollback = later.add("rollback", {"tool_call_id": "c1", "resource_type": "payment", "resource_id": "p-1",
                                       "status": "ok"})
     write_day(tmp_path / "landing", day3, [rollback])
-    con = duckdb.connect(str(warehouse))
-    try:
-        ingest_partition(con, tmp_path / "landing", day3)
-    finally:
-        con.close()
-    run_dbt(warehouse, "build", day=day3)
+    load_and_build(warehouse, tmp_path / "landing", [day3])
     assert rows(warehouse, "SELECT rolled_back FROM marts.fct_tool_calls") == [(True,)]
     # the trade-off: both cards now read [REDACTED:card] upstream too, so R10 no longer fires
     assert rows(warehouse, "SELECT rule_id FROM audit.audit_violations") == []
