@@ -113,6 +113,16 @@ def _digest(warehouse: Path) -> dict[str, list]:
     return digest
 
 
+def _build_with_debug_log(warehouse: Path, day: str) -> str:
+    """A nightly `dbt build` of `day` (as load_and_build runs it) that keeps dbt's debug log."""
+    logs = warehouse.parent / "dbt_logs"
+    subprocess.run([DBT, "--log-level-file", "debug", "build", "--project-dir", str(DBT_PROJECT_DIR),
+                    "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(warehouse.parent / "dbt_target"),
+                    "--log-path", str(logs), "--vars", json.dumps({"delivery_date": day})],
+                   env=dbt_env(warehouse), capture_output=True, text=True, check=True)
+    return (logs / "dbt.log").read_text()
+
+
 def test_a_late_rating_rebuilds_the_outcome_but_not_the_calls(tmp_path):
     landing = _landing(tmp_path / "landing")
     warehouse = tmp_path / "in_order" / "warehouse.duckdb"
@@ -124,7 +134,13 @@ def test_a_late_rating_rebuilds_the_outcome_but_not_the_calls(tmp_path):
                   "intermediate.int_trace_facts")}
     assert rows(warehouse, "select feedback_rating from marts.fct_outcomes where trace_id = 'rated-late'") == [(None,)]
 
-    load_and_build(warehouse, landing, [DAY2])
+    _ingest(warehouse, landing, DAY2)
+    log = _build_with_debug_log(warehouse, DAY2)
+    # the lookups about the pending traces run once per build (macros/invocation_cache.sql), not
+    # once per trace-scoped node: the change-log position once, each kind of day list per scope
+    assert len(re.findall(r"(?<!\()select coalesce\(max\(changes_logged_through\), 0\) from", log)) == 1
+    assert len(re.findall(r"select distinct unnest\(generate_series\(first_delivery_date, last_delivery_date", log)) == 2
+    assert len(re.findall(r"exists\(select 1 from pending", log)) == 2
     changes = dict(rows(warehouse, "select trace_id, call_event_count from intermediate.int_trace_changes"))
     assert changes["rated-late"] == changes["steady"] > 0  # the rating is not a call event
     for table, before in day1_seqs.items():

@@ -54,10 +54,12 @@
 {%- endmacro %}
 
 {#- The delete of the model's incremental strategy (get_incremental_trace_scoped_sql): the rows the
-    model rewrites, the pending traces' and those of the moved intents. -#}
+    model rewrites, the pending traces' (limited to their rows' days, like every trace-scoped delete)
+    and those of the moved intents (none on most nights). Two statements: with an OR of the two,
+    DuckDB could not limit the first to those days. -#}
 {% macro eval_delete_relabelled() -%}
+    {{ delete_pending_traces() }};
     delete from {{ this }}
-    where trace_id in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
-       or trace_id in (select trace_id from {{ ref('int_trace_eval_features') }}
+    where trace_id in (select trace_id from {{ ref('int_trace_eval_features') }}
                        where intent in (select intent from eval_moved_intents))
 {%- endmacro %}

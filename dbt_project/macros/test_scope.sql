@@ -62,10 +62,10 @@
         {%- set pending = pending_predicate(trace_scope(tested.config)) -%}
         {%- set scope = "trace_id in (select trace_id from " ~ changes ~ " where " ~ pending ~ ")" -%}
         {#- Every row of a pending trace lies within the days its rows can carry
-            (int_trace_changes.rows_first/last_delivery_date). Saying so lets DuckDB
-            skip the row groups of every other day (join filter pushdown of the days' min/max onto
-            the zone maps); the trace ids alone are random and prune nothing, so without it each
-            test would scan the model's whole history. -#}
+            (pending_rows_days). Naming them as constants lets DuckDB skip the row groups of every
+            other day by zone maps; the trace ids alone are random and prune nothing, so without it
+            each test would scan the model's whole history. (A subquery of those days pruned only
+            when the planner happened to build its hash table on the days' side.) -#}
         {%- set found = namespace(day_column=none) -%}
         {%- for candidate in ['delivery_date', 'request_delivery_date', 'first_delivery_date', 'detected_in_partition', 'last_delivery_date'] -%}
             {%- if found.day_column is none and candidate in tested.columns -%}
@@ -73,9 +73,8 @@
             {%- endif -%}
         {%- endfor -%}
         {%- if found.day_column -%}
-            {%- set scope = scope ~ " and " ~ found.day_column ~ " in (select unnest(generate_series("
-                ~ "coalesce(rows_first_delivery_date, first_delivery_date), coalesce(rows_last_delivery_date, last_delivery_date), "
-                ~ "interval 1 day))::date from " ~ changes ~ " where " ~ pending ~ ")" -%}
+            {%- set days = pending_rows_days(changes, trace_scope(tested.config)).days -%}
+            {%- set scope = found.day_column ~ " in (" ~ delivery_dates_sql(days) ~ ") and " ~ scope -%}
         {%- endif -%}
         {{ return(scope) }}
     {%- else -%}

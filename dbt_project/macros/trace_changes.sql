@@ -65,12 +65,15 @@
     trace-scoped model stores it in model_build_seq on the rows it writes. -#}
 {% macro current_model_build_seq() -%}
     {%- set changes = ref('int_trace_changes') -%}
-    {%- if execute -%}
-        {%- set found = run_query('select coalesce(max(changes_logged_through), 0) from ' ~ changes) -%}
-        {{ return(found.columns[0].values()[0] | int) }}
-    {%- else -%}
+    {%- if not execute -%}
         {{ return(0) }}
     {%- endif -%}
+    {%- set cache = invocation_cache() -%}
+    {%- if 'model_build_seq' not in cache -%}
+        {%- set found = run_query('select coalesce(max(changes_logged_through), 0) from ' ~ changes) -%}
+        {%- do cache.update({'model_build_seq': found.columns[0].values()[0] | int}) -%}
+    {%- endif -%}
+    {{ return(cache['model_build_seq']) }}
 {%- endmacro %}
 
 {#- The same, for reads of the staging views (or of a table with the delivery day of each row):
@@ -92,13 +95,53 @@
     {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
-    {%- set dates_query -%}
-        select distinct unnest(generate_series(first_delivery_date, last_delivery_date, interval 1 day))::date
-        from {{ changes }}
-        where {{ pending_predicate(trace_scope()) }} and event_count > 0
-        order by 1
-    {%- endset -%}
-    {{ return(run_query(dates_query).columns[0].values() | list) }}
+    {%- set scope = trace_scope() -%}
+    {%- set cache = invocation_cache() -%}
+    {%- set key = 'pending_delivery_dates:' ~ scope -%}
+    {%- if key not in cache -%}
+        {%- set dates_query -%}
+            select distinct unnest(generate_series(first_delivery_date, last_delivery_date, interval 1 day))::date
+            from {{ changes }}
+            where {{ pending_predicate(scope) }} and event_count > 0
+            order by 1
+        {%- endset -%}
+        {%- do cache.update({key: run_query(dates_query).columns[0].values() | list}) -%}
+    {%- endif -%}
+    {{ return(cache[key]) }}
+{%- endmacro %}
+
+{#- The days the rows of the pending traces of `scope` can lie in, in the trace-scoped models'
+    tables: every day from rows_first_delivery_date to rows_last_delivery_date of some pending trace
+    (its span, widened by its spans since its last complete rebuild; int_trace_changes.sql).
+    Returns {'days': ['YYYY-MM-DD', ...], 'has_unknown': true when some pending trace has no recorded
+    span (a row written before those columns existed): its days then come from its current span,
+    which is good enough to scope a test but not to limit a delete}. `changes` is the
+    int_trace_changes relation (a test resolves it without ref()). -#}
+{% macro pending_rows_days(changes, scope) -%}
+    {%- if not execute -%}
+        {{ return({'days': [], 'has_unknown': true}) }}
+    {%- endif -%}
+    {%- set cache = invocation_cache() -%}
+    {%- set key = 'pending_rows_days:' ~ scope -%}
+    {%- if key not in cache -%}
+        {%- set span_query -%}
+            with pending as (
+                select * from {{ changes }} where {{ pending_predicate(scope) }}
+            )
+            select
+                exists(select 1 from pending
+                       where rows_first_delivery_date is null or rows_last_delivery_date is null) as has_unknown,
+                (select string_agg(distinct strftime(day, '%Y-%m-%d'), ',') from (
+                    select unnest(generate_series(coalesce(rows_first_delivery_date, first_delivery_date),
+                                                  coalesce(rows_last_delivery_date, last_delivery_date),
+                                                  interval 1 day))::date as day
+                    from pending)) as days
+        {%- endset -%}
+        {%- set found = run_query(span_query).rows[0] -%}
+        {%- do cache.update({key: {'has_unknown': found[0],
+                                   'days': (found[1].split(',') | sort | list) if found[1] else []}}) -%}
+    {%- endif -%}
+    {{ return(cache[key]) }}
 {%- endmacro %}
 
 {#- A SQL list of DATE literals; a never-true one when empty. -#}
@@ -139,10 +182,11 @@
 {%- endmacro %}
 
 {#- SQL predicate (prefixed with AND) limiting the delete to the days the pending traces' rows can
-    carry (int_trace_changes.rows_first/last_delivery_date), on the table's delivery day column,
-    so DuckDB skips every other day's row groups; without it the delete probes every trace id of
-    history (about 1 s a night over the trace-scoped tables at 30 days of 1M events). Nothing when
-    the table has no such column, or a NULL in it (rows written before the column existed). -#}
+    carry (pending_rows_days), on the table's delivery day column, so DuckDB skips every other day's
+    row groups; without it the delete probes every trace id of history (about 1 s a night over the
+    trace-scoped tables at 30 days of 1M events). Nothing when the table has no such column, or a
+    NULL in it (rows written before the column existed), or when some pending trace has no recorded
+    span. -#}
 {% macro pending_rows_days_only() -%}
     {%- if execute -%}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
@@ -153,19 +197,13 @@
             {%- endif -%}
         {%- endfor -%}
         {%- if found.day_column is not none -%}
-            {%- set check_query -%}
-                select
-                    exists(select 1 from {{ this }} where {{ found.day_column }} is null) as has_null_days,
-                    exists(select 1 from {{ ref('int_trace_changes') }}
-                           where {{ pending_predicate(trace_scope()) }} and rows_first_delivery_date is null) as has_unknown_rows_days,
-                    (select string_agg(distinct strftime(day, '%Y-%m-%d'), ',') from (
-                        select unnest(generate_series(rows_first_delivery_date, rows_last_delivery_date, interval 1 day))::date as day
-                        from {{ ref('int_trace_changes') }}
-                        where {{ pending_predicate(trace_scope()) }})) as days
-            {%- endset -%}
-            {%- set check = run_query(check_query).rows[0] -%}
-            {%- if not check[0] and not check[1] and check[2] %}
-    and {{ found.day_column }} in ({{ delivery_dates_sql(check[2].split(',')) }})
+            {%- set span = pending_rows_days(ref('int_trace_changes'), trace_scope()) -%}
+            {%- if not span.has_unknown and span.days -%}
+                {%- set null_days = run_query('select exists(select 1 from ' ~ this ~ ' where '
+                                              ~ found.day_column ~ ' is null)').columns[0].values()[0] -%}
+                {%- if not null_days %}
+    and {{ found.day_column }} in ({{ delivery_dates_sql(span.days) }})
+                {%- endif -%}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}

@@ -1,4 +1,5 @@
-{{ config(materialized='incremental', unique_key='trace_id', incremental_strategy='delete+insert') }}
+{{ config(materialized='incremental', unique_key='trace_id', incremental_strategy='delete+insert',
+          post_hook="{{ clear_invocation_cache() }}") }}
 
 -- One row per trace ever seen: a fingerprint of its current events, the delivery days they span,
 -- and whether the trace-scoped models still have to rebuild it (see macros/trace_changes.sql):
