@@ -6,7 +6,8 @@
       - trace-scoped models: the traces rebuilt in this run (pending in int_trace_changes for the
         model's scope; the flags are cleared by on-run-end, after the tests). Keys made of
         trace_id and a per-trace id are therefore still checked completely for every trace that
-        changed;
+        changed. The rows lie in the pending traces' delivery days, named as constants;
+      - int_trace_changes: the traces this build fingerprinted;
       - every other model (dims, summaries, seeds): the whole table.
     Without a day (`dbt build` or `dbt test` by hand) every test covers all of history.
     dbt_project.yml sets `where: __nightly_scope__` on all data tests; a test's own `where`
@@ -77,6 +78,12 @@
             {%- set scope = found.day_column ~ " in (" ~ delivery_dates_sql(days) ~ ") and " ~ scope -%}
         {%- endif -%}
         {{ return(scope) }}
+    {%- elif tested.resource_type == 'model' and tested.name == 'int_trace_changes' -%}
+        {#- the traces this build wrote (all rows of a trace id, so a duplicate of an older row shows) -#}
+        {%- set changes = adapter.get_relation(database=target.database, schema='intermediate',
+                                               identifier='int_trace_changes') -%}
+        {{ return("trace_id in (select trace_id from " ~ changes ~ " where changes_logged_through = "
+                  ~ changes_logged_through(changes) ~ ")") }}
     {%- else -%}
         {{ return('') }}
     {%- endif -%}

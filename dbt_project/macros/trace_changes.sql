@@ -64,16 +64,21 @@
 {#- The change-log position this build has processed (int_trace_changes runs first). Every
     trace-scoped model stores it in model_build_seq on the rows it writes. -#}
 {% macro current_model_build_seq() -%}
-    {%- set changes = ref('int_trace_changes') -%}
+    {{ return(changes_logged_through(ref('int_trace_changes'))) }}
+{%- endmacro %}
+
+{#- The same for a caller that has the int_trace_changes relation without ref() (a test's scope):
+    every row int_trace_changes wrote in this build carries it in changes_logged_through. -#}
+{% macro changes_logged_through(changes) -%}
     {%- if not execute -%}
         {{ return(0) }}
     {%- endif -%}
     {%- set cache = invocation_cache() -%}
-    {%- if 'model_build_seq' not in cache -%}
+    {%- if 'changes_logged_through' not in cache -%}
         {%- set found = run_query('select coalesce(max(changes_logged_through), 0) from ' ~ changes) -%}
-        {%- do cache.update({'model_build_seq': found.columns[0].values()[0] | int}) -%}
+        {%- do cache.update({'changes_logged_through': found.columns[0].values()[0] | int}) -%}
     {%- endif -%}
-    {{ return(cache['model_build_seq']) }}
+    {{ return(cache['changes_logged_through']) }}
 {%- endmacro %}
 
 {#- The same, for reads of the staging views (or of a table with the delivery day of each row):
