@@ -57,8 +57,7 @@
     {%- elif tested.resource_type == 'model' and tested.name.startswith('stg_trace__') -%}
         {{ return("delivery_date = date '" ~ day ~ "'") }}
     {%- elif tested.resource_type == 'model' and 'trace_scoped' in tested.tags -%}
-        {%- set changes = adapter.get_relation(database=target.database, schema='intermediate',
-                                               identifier='int_trace_changes') -%}
+        {%- set changes = trace_changes_relation() -%}
         {#- a 'calls' model rewrote only the traces whose calls changed (macros/trace_changes.sql) -#}
         {%- set pending = pending_predicate(trace_scope(tested.config)) -%}
         {%- set scope = "trace_id in (select trace_id from " ~ changes ~ " where " ~ pending ~ ")" -%}
@@ -67,21 +66,15 @@
             other day by zone maps; the trace ids alone are random and prune nothing, so without it
             each test would scan the model's whole history. (A subquery of those days pruned only
             when the planner happened to build its hash table on the days' side.) -#}
-        {%- set found = namespace(day_column=none) -%}
-        {%- for candidate in ['delivery_date', 'request_delivery_date', 'first_delivery_date', 'detected_in_partition', 'last_delivery_date'] -%}
-            {%- if found.day_column is none and candidate in tested.columns -%}
-                {%- set found.day_column = candidate -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- if found.day_column -%}
+        {%- set day_column = rows_day_column(tested.columns.keys()) -%}
+        {%- if day_column is not none -%}
             {%- set days = pending_rows_days(changes, trace_scope(tested.config)).days -%}
-            {%- set scope = found.day_column ~ " in (" ~ delivery_dates_sql(days) ~ ") and " ~ scope -%}
+            {%- set scope = day_column ~ " in (" ~ delivery_dates_sql(days) ~ ") and " ~ scope -%}
         {%- endif -%}
         {{ return(scope) }}
     {%- elif tested.resource_type == 'model' and tested.name == 'int_trace_changes' -%}
         {#- the traces this build wrote (all rows of a trace id, so a duplicate of an older row shows) -#}
-        {%- set changes = adapter.get_relation(database=target.database, schema='intermediate',
-                                               identifier='int_trace_changes') -%}
+        {%- set changes = trace_changes_relation() -%}
         {{ return("trace_id in (select trace_id from " ~ changes ~ " where changes_logged_through = "
                   ~ changes_logged_through(changes) ~ ")") }}
     {%- else -%}

@@ -192,26 +192,39 @@
     trace-scoped tables at 30 days of 1M events). Nothing when the table has no such column, or a
     NULL in it (rows written before the column existed), or when some pending trace has no recorded
     span. -#}
+{#- The column of a trace-scoped table that holds each row's delivery day (the first of the
+    candidates among `column_names`), or none. Every row of a pending trace has it within
+    pending_rows_days; the nightly delete and the nightly tests filter on it. -#}
+{% macro rows_day_column(column_names) -%}
+    {%- set names = column_names | list -%}
+    {%- for candidate in ['delivery_date', 'request_delivery_date', 'first_delivery_date', 'detected_in_partition'] -%}
+        {%- if candidate in names -%}
+            {{ return(candidate) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(none) }}
+{%- endmacro %}
+
 {% macro pending_rows_days_only() -%}
     {%- if execute -%}
-        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-        {%- set found = namespace(day_column=none) -%}
-        {%- for candidate in ['delivery_date', 'request_delivery_date', 'first_delivery_date', 'detected_in_partition'] -%}
-            {%- if found.day_column is none and candidate in columns -%}
-                {%- set found.day_column = candidate -%}
-            {%- endif -%}
-        {%- endfor -%}
-        {%- if found.day_column is not none -%}
+        {%- set day_column = rows_day_column(adapter.get_columns_in_relation(this) | map(attribute='name')) -%}
+        {%- if day_column is not none -%}
             {%- set span = pending_rows_days(ref('int_trace_changes'), trace_scope()) -%}
             {%- if not span.has_unknown and span.days -%}
                 {%- set null_days = run_query('select exists(select 1 from ' ~ this ~ ' where '
-                                              ~ found.day_column ~ ' is null)').columns[0].values()[0] -%}
+                                              ~ day_column ~ ' is null)').columns[0].values()[0] -%}
                 {%- if not null_days %}
-    and {{ found.day_column }} in ({{ delivery_dates_sql(span.days) }})
+    and {{ day_column }} in ({{ delivery_dates_sql(span.days) }})
                 {%- endif -%}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- int_trace_changes for a caller that must not ref() it (a test, the on-run-end hook); none when
+    it does not exist yet. -#}
+{% macro trace_changes_relation() -%}
+    {{ return(adapter.get_relation(database=target.database, schema='intermediate', identifier='int_trace_changes')) }}
 {%- endmacro %}
 
 {% macro mark_trace_changes_processed(results) -%}
@@ -228,8 +241,7 @@
                 {%- do succeeded.append(result.node.unique_id) -%}
             {%- endif -%}
         {%- endfor -%}
-        {%- set changes = adapter.get_relation(database=target.database, schema='intermediate',
-                                               identifier='int_trace_changes') -%}
+        {%- set changes = trace_changes_relation() -%}
         {%- if changes is not none and scoped | length > 0 and succeeded | length == scoped | length -%}
             update {{ changes }}
             set is_pending = false, calls_pending = false,
