@@ -10,7 +10,6 @@ transaction, so a re-run replaces it atomically and a crash leaves the previous 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from trace_platform.lib.duckdb_functions import register as register_functions
+from trace_platform.lib.json_canonical import is_valid_json
 from trace_platform.lib.landing import OTLP_DIR, list_partition_files, parse_partition_key, partition_fingerprint
 from trace_platform.lib.line_segments import PreparedFile, prepare_files, repair_file
 from trace_platform.lib import settings
@@ -35,14 +35,6 @@ def read_sql(name: str) -> str:
     return (SQL_DIR / name).read_text()
 
 
-def _strict_json_valid(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
-
-
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(read_sql("create_raw_tables.sql"))
 
@@ -52,7 +44,7 @@ def prepare_session(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
     try:
-        con.create_function("strict_json_valid", _strict_json_valid, ["VARCHAR"], "BOOLEAN",
+        con.create_function("strict_json_valid", is_valid_json, ["VARCHAR"], "BOOLEAN",
                             null_handling="special", side_effects=False)
     except (duckdb.CatalogException, duckdb.NotImplementedException):
         pass  # already registered on this connection
