@@ -57,6 +57,10 @@ class _Damaged(Exception):
     """The file needs the line-by-line repair path."""
 
 
+class _TooLarge(Exception):
+    """A gzip file inflates beyond its allowance (IngestLimits.decompressed_allowance)."""
+
+
 class _HashingReader:
     """A binary file whose bytes are hashed as they are read (the file as delivered)."""
 
@@ -78,11 +82,26 @@ class _HashingReader:
         self._raw.close()
 
 
-def _chunks(file: LandingFile, size: int = _CHUNK, hashing: _HashingReader | None = None) -> Iterator[bytes]:
+def _chunks(file: LandingFile, limits: IngestLimits, size: int = _CHUNK,
+            hashing: _HashingReader | None = None) -> Iterator[bytes]:
+    """The file's bytes (inflated for gzip) in chunks of at most `size`.
+
+    Gzip is inflated chunk by chunk, never whole: once the output passes the file's allowance,
+    `_TooLarge` is raised with at most one chunk beyond it read.
+    """
     raw = hashing or _HashingReader(file.path)
     stream = gzip.GzipFile(fileobj=raw, mode="rb") if file.is_gzip else raw  # type: ignore[arg-type]
+    allowance = limits.decompressed_allowance(file.size_bytes) if file.is_gzip else None
+    inflated = 0
     try:
         while chunk := stream.read(size):
+            inflated += len(chunk)
+            if allowance is not None and inflated > allowance:
+                raise _TooLarge(
+                    f"gzip of {file.size_bytes} bytes inflates beyond {allowance} bytes (stopped reading at "
+                    f"{inflated}); limit: {limits.max_decompression_ratio:g}x the file size, at least "
+                    f"{limits.decompressed_floor_bytes} and at most {limits.max_decompressed_bytes} bytes "
+                    "(TRACE_PLATFORM_MAX_DECOMPRESSION_RATIO, TRACE_PLATFORM_MAX_DECOMPRESSED_BYTES)")
             yield chunk
     finally:
         raw.close()
@@ -195,7 +214,7 @@ def _repair(file: LandingFile, writer: _PrefixedWriter, limits: IngestLimits, to
     """Rewrites a damaged file line by line; returns how many lines became markers."""
     marked = 0
     preview = limits.quarantine_line_chars
-    for prefix, length, has_newline in _iter_capped_lines(_chunks(file), limits.max_line_bytes + 1):
+    for prefix, length, has_newline in _iter_capped_lines(_chunks(file, limits), limits.max_line_bytes + 1):
         if prefix.endswith(b"\r") and length <= limits.max_line_bytes:
             prefix, length = prefix[:-1], length - 1  # a \r\n ending is accepted
         if length > limits.max_line_bytes:
@@ -260,23 +279,30 @@ def prepare_file(file: LandingFile, index: int, work_dir: Path, limits: IngestLi
         try:
             scanner = _Scanner(limits)
             if file.is_gzip or has_glob_chars:
-                _copy_prefixed(file, copy_path, _chunks(file, scan_chunk, hashing), scanner)
+                _copy_prefixed(file, copy_path, _chunks(file, limits, scan_chunk, hashing), scanner)
                 prepared.read_path, prepared.prefixed = copy_path, True
             else:
-                for chunk in _chunks(file, scan_chunk, hashing):
+                for chunk in _chunks(file, limits, scan_chunk, hashing):
                     scanner.feed(chunk)
                 if scanner.needs_rewrite:
-                    _copy_prefixed(file, copy_path, _chunks(file, scan_chunk), None)
+                    _copy_prefixed(file, copy_path, _chunks(file, limits, scan_chunk), None)
                     prepared.read_path, prepared.prefixed = copy_path, True
                 else:
                     prepared.read_path = file.path
         except _Damaged:
             repair_file(prepared, work_dir, index, limits, token)
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
-        copy_path.unlink(missing_ok=True)
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError, _TooLarge) as exc:
+        # Whole-file failures: no line of the file is loaded. A gzip bomb stops here too, after
+        # at most its allowance was inflated (and written, prefixed, to a work copy now removed).
+        for partial in (copy_path, work_dir / f"file_{index:05d}_repaired.jsonl"):
+            partial.unlink(missing_ok=True)
         prepared.read_path = None
-        prepared.file_error = "corrupt_gzip" if file.is_gzip else "unreadable_file"
-        prepared.file_error_detail = f"{type(exc).__name__}: {exc}"
+        prepared.marked_lines = 0
+        if isinstance(exc, _TooLarge):
+            prepared.file_error, prepared.file_error_detail = "decompressed_too_large", str(exc)
+        else:
+            prepared.file_error = "corrupt_gzip" if file.is_gzip else "unreadable_file"
+            prepared.file_error_detail = f"{type(exc).__name__}: {exc}"
     # A failed or abandoned pass may not have hashed every byte: then hash the file as delivered.
     complete = hashing.bytes_read == file.size_bytes
     prepared.content_sha256 = hashing.digest.hexdigest() if complete else _sha256(file.path)

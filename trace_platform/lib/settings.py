@@ -25,6 +25,22 @@ class IngestLimits:
     max_line_bytes: int = int(os.environ.get("TRACE_PLATFORM_MAX_LINE_BYTES", 8 * 1024 * 1024))
     # Raw text kept in a quarantine row.
     quarantine_line_chars: int = 16 * 1024
+    # Gzip bombs. A `.gz` file is inflated in chunks while it is read, and once its output passes
+    #     min(max_decompressed_bytes, max(decompressed_floor_bytes, max_decompression_ratio * file size))
+    # reading stops and the whole file is quarantined as `decompressed_too_large` (its siblings
+    # load). Trace JSON compresses 5-20x (the generator's files: 11x); 100x leaves a wide margin
+    # for repetitive logs, while a bomb runs at ~1000x (100 M blank lines: a 97 KB file). The
+    # floor lets a small file of any ratio through (64 MiB costs about as much as a plain 64 MB
+    # file would); the absolute cap bounds the work copy on disk and the run time of one file
+    # (16 GiB is ~30 M events, 30x the benchmark's whole day).
+    max_decompressed_bytes: int = int(os.environ.get("TRACE_PLATFORM_MAX_DECOMPRESSED_BYTES", 16 << 30))
+    max_decompression_ratio: float = float(os.environ.get("TRACE_PLATFORM_MAX_DECOMPRESSION_RATIO", 100))
+    decompressed_floor_bytes: int = 64 << 20
+
+    def decompressed_allowance(self, compressed_bytes: int) -> int:
+        """The most a gzip file of `compressed_bytes` may inflate to (see above)."""
+        by_ratio = max(self.decompressed_floor_bytes, int(self.max_decompression_ratio * compressed_bytes))
+        return min(self.max_decompressed_bytes, by_ratio)
 
 
 def landing_dir(explicit: str | os.PathLike | None = None) -> Path:
