@@ -121,7 +121,7 @@ def test_locked_warehouse_is_a_clear_error(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     holder = duckdb.connect(str(warehouse))  # another process holds the single-writer file
     try:
-        result = _cli("query", "select 1", "--warehouse", str(warehouse))
+        result = _cli("query", "select 1", "--live", "--warehouse", str(warehouse))
     finally:
         holder.close()
     assert result.returncode == 1
@@ -134,11 +134,11 @@ def test_query_formats(tmp_path):
     con = duckdb.connect(str(warehouse))
     con.execute("create table t as select 1 as a, 'x' as b")
     con.close()
-    as_csv = _cli("query", "select * from t", "--format", "csv", "--warehouse", str(warehouse))
+    as_csv = _cli("query", "select * from t", "--format", "csv", "--live", "--warehouse", str(warehouse))
     assert as_csv.stdout.splitlines() == ["a,b", "1,x"]
-    as_json = _cli("query", "select * from t", "--format", "json", "--warehouse", str(warehouse))
+    as_json = _cli("query", "select * from t", "--format", "json", "--live", "--warehouse", str(warehouse))
     assert '"b": "x"' in as_json.stdout
-    write = _cli("query", "create table u as select 1", "--warehouse", str(warehouse))
+    write = _cli("query", "create table u as select 1", "--live", "--warehouse", str(warehouse))
     assert write.returncode == 1 and "read-only" in write.stderr.lower()
 
 

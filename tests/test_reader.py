@@ -2,7 +2,9 @@
 
 It must equal the warehouse's analyst schemas after every publish (also with late events and days
 run out of order), cost in proportion to what changed, swap atomically, keep old versions readable
-for a grace period, never touch the warehouse file, and expose nothing but marts, audit and eval."""
+for a grace period, never touch the warehouse file, and expose nothing but marts, audit and eval.
+That readers cannot change it, and that a file changed behind the publish's back is refused and
+rewritten: test_reader_confinement.py."""
 
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ def test_reader_equals_the_warehouse_with_days_out_of_order_and_late_events(tmp_
     write_day(landing, D2, only_d2.events, name="zz-extra.jsonl")
     late = Trace("only-in-d2", day=D3)
     late.events = [dict(e) for e in only_d2.events]
-    feedback = late.add("feedback", {"rating": 5})  # arrives a day later
+    feedback = late.add("feedback", {"rating": 1})  # arrives a day later
     fresh = Trace("new-in-d3", day=D3)
     fresh.request()
     fresh.final()
@@ -315,11 +317,12 @@ def test_the_hostile_tenants_arrive_verbatim(ref, tmp_path):
     assert f"{D1}/{HOSTILE_FILE}" in files
 
 
-def test_query_falls_back_to_the_warehouse_only_before_the_first_publish(ref, tmp_path):
+def test_query_reads_only_the_reader_snapshot_never_the_warehouse_by_default(ref, tmp_path):
     warehouse = fresh_copy(ref, D2, tmp_path)
     before = subprocess.run([CLI, "query", "SELECT count(*) FROM raw.ingest_files", "--warehouse", str(warehouse)],
                             capture_output=True, text=True, timeout=120)
-    assert before.returncode == 0  # nothing published yet: the warehouse itself, read-only
+    # Nothing published yet: refused with one line, never the raw warehouse (test_reader_confinement.py).
+    assert before.returncode == 1 and "no reader snapshot published" in before.stderr and before.stdout == ""
     publish_warehouse(warehouse)  # (without the trace-scoped hint every table is fingerprinted: also correct)
     assert current_version(snapshot_paths(warehouse)) == 1
     assert differences(reader_hashes(warehouse), analyst_hashes(warehouse)) == {}

@@ -30,6 +30,20 @@ A tracked table is published in full when its columns changed or it was recreate
 recreated table lacks. After writing, every table's row count is reconciled with the warehouse; a
 mismatch republishes that table in full.
 
+Integrity: readers are read-only in fact, and every published file is verified. The manifest records
+a sha256 digest (and a stat signature: inode, size, mtime, ctime) of every Parquet file of the version
+and of the version's reader file. A publish reuses a previous version's file only after its digest
+matched (TRACE_PLATFORM_SNAPSHOT_VERIFY=sha256, the default; `stat`: re-hash only files whose stat
+signature changed); a file that does not match, is missing, or has no recorded digest is never reused:
+its bucket is rewritten from the warehouse. `connect_reader` hashes the version's reader file and
+checks every Parquet file's stat signature (re-hashing any file whose signature changed: a write, a
+copy or a restore changes the ctime, which no user-level call can set back) and refuses a version that
+does not match. It then confines the connection: only that version's files may be read
+(`allowed_paths`), external access and extension autoloading are off, the configuration is locked.
+`read_only_statements` is what `trace-platform query` runs first: SELECT-style statements only, and
+none of the functions that change the session or write files (DuckDB lets a confined connection
+`COPY` into a file it may read).
+
 Old versions stay on disk for a grace period (TRACE_PLATFORM_SNAPSHOT_GRACE_SECONDS, default one
 day) after they were superseded, so a reader that opened an older version keeps working; then their
 files are garbage-collected. A crashed publish leaves only files that no committed version
@@ -40,6 +54,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -48,6 +63,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,16 +152,271 @@ def current_version(paths: SnapshotPaths) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def connect_reader(reader: str | os.PathLike, *, harden: bool = True) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to a reader file; hardened: it can read the snapshot's files and nothing else."""
-    path = Path(reader)
-    con = duckdb.connect(str(path), read_only=True)
-    if harden:
-        root = path.resolve().parent.parent  # <root>/readers/vN.duckdb -> <root>
-        con.execute("SET allowed_directories = ?", [[str(root) + os.sep]])
+# --- integrity: a digest of every published file -------------------------------------------------
+
+VERIFY_MODES = ("sha256", "stat")
+
+
+def _verify_mode(mode: str | None, default: str) -> str:
+    mode = mode or os.environ.get("TRACE_PLATFORM_SNAPSHOT_VERIFY") or default
+    if mode not in VERIFY_MODES:
+        raise SnapshotError(f"unknown verification mode {mode!r}: use one of {', '.join(VERIFY_MODES)}")
+    return mode
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stat_signature(path: Path) -> list[int]:
+    """Changes with every write, truncate, copy or restore (ctime cannot be set back from user space)."""
+    st = os.stat(path)
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _file_record(path: Path) -> dict:
+    signature = _stat_signature(path)  # taken before hashing: a write during the hash changes the ctime
+    return {"sha256": file_sha256(path), "bytes": signature[1], "stat": signature}
+
+
+def _check_file(root: Path, rel: str, record: dict | None, mode: str) -> tuple[str | None, dict | None]:
+    """(None, the record with the current stat signature) if the file is as published, else (why not, None)."""
+    if not record or not isinstance(record.get("sha256"), str):
+        return "no digest recorded", None
+    path = root / rel
+    try:
+        signature = _stat_signature(path)
+    except OSError:
+        return "missing", None
+    if signature[1] != record.get("bytes"):
+        return f"size changed ({record.get('bytes')} -> {signature[1]} bytes)", None
+    if mode == "stat" and signature == record.get("stat"):
+        return None, record
+    try:
+        actual = file_sha256(path)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})", None
+    if actual != record["sha256"]:
+        return "sha256 mismatch", None
+    return None, {**record, "stat": signature}
+
+
+def _parallel(function, items: list):
+    if len(items) < 2:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1, 8)) as pool:  # hashlib drops the GIL
+        return list(pool.map(function, items))
+
+
+def verify_files(root: Path, records: dict[str, dict | None], mode: str = "sha256") -> tuple[dict[str, str], dict]:
+    """(failures: file -> why, verified: file -> record) for files relative to `root`."""
+    results = _parallel(lambda item: (item[0], *_check_file(root, item[0], item[1], mode)), sorted(records.items()))
+    return ({rel: why for rel, why, _ in results if why}, {rel: record for rel, why, record in results if not why})
+
+
+def _version_files(manifest: dict) -> set[str]:
+    return {f for entry in manifest.get("tables", {}).values() for bucket in entry.get("buckets", {}).values()
+            for f in bucket.get("files", [])}
+
+
+@dataclass(frozen=True)
+class ReaderVersion:
+    file: Path  # <root>/readers/vN.duckdb, the symlink resolved
+    root: Path
+    version: int
+    manifest: dict
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.root / f for f in sorted(_version_files(self.manifest))]
+
+
+def verify_reader(reader: str | os.PathLike, verify: str | None = None) -> ReaderVersion:
+    """The version a reader path points at, checked against its manifest's digests (SnapshotError if not).
+
+    The reader file (small: views and two tables) is always hashed. Parquet files: `stat` (the default)
+    compares each file's stat signature and re-hashes those whose signature changed; `sha256` hashes
+    every file (reads the whole snapshot).
+    """
+    mode = verify or "stat"
+    if mode not in VERIFY_MODES:
+        raise SnapshotError(f"unknown verification mode {mode!r}: use one of {', '.join(VERIFY_MODES)}")
+    target = Path(reader).resolve()
+    match = _VERSION_FILE.match(target.name)
+    if not match or match.group(2) != "duckdb" or target.parent.name != "readers":
+        raise SnapshotError(f"{reader} is not a published reader snapshot (a link to readers/vNNNNNNNN.duckdb)")
+    version, root = int(match.group(1)), target.parent.parent
+    if not target.is_file():
+        raise SnapshotError(f"reader snapshot version file {target} is missing; the next publish replaces it")
+    manifest_file = root / "manifests" / f"v{version:08d}.json"
+    try:
+        manifest = json.loads(manifest_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(f"manifest {manifest_file} of reader snapshot v{version} is missing or unreadable "
+                            f"({exc.__class__.__name__}); the next publish replaces the version") from None
+    refuse = f"reader snapshot v{version} refused"
+    if manifest.get("version") != version:
+        raise SnapshotError(f"{refuse}: its manifest {manifest_file} names version {manifest.get('version')!r}")
+    if not isinstance(manifest.get("reader"), dict):
+        raise SnapshotError(f"{refuse}: its manifest records no digests (published before verification "
+                            "existed); the next publish replaces it")
+    why, _ = _check_file(root, str(target.relative_to(root)), manifest["reader"], "sha256")
+    if why:
+        raise SnapshotError(f"{refuse}: {target} was modified after it was published ({why}); the next publish "
+                            "replaces it")
+    records = manifest.get("files", {})
+    failures, _ = verify_files(root, {f: records.get(f) for f in _version_files(manifest)}, mode)
+    if failures:
+        first = sorted(failures)[0]
+        raise SnapshotError(f"{refuse}: {len(failures)} published file(s) modified after publishing, e.g. "
+                            f"{root / first} ({failures[first]}); the next publish rewrites them from the warehouse")
+    return ReaderVersion(file=target, root=root, version=version, manifest=manifest)
+
+
+# --- confined, read-only connections --------------------------------------------------------------
+
+_RESERVED_CATALOGS = frozenset({"memory", "system", "temp", "main"})
+
+
+def connect_confined(database: str | os.PathLike, *, alias: str | None = None,
+                     allowed_paths: Iterable[str | os.PathLike] = ()) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to one DuckDB file that can read `allowed_paths` and no other file.
+
+    The file is attached READ_ONLY to a private in-memory instance (so two such connections in one
+    process never share, and fight over, one locked configuration), the in-memory catalog detached;
+    then external access and extension autoloading are switched off and the configuration locked.
+    What this does not stop: `COPY … TO` one of `allowed_paths` (DuckDB does not tell reading from
+    writing there) — `read_only_statements` refuses every COPY, and the digests detect the rest.
+    """
+    path = Path(database)
+    alias = alias or path.name.removesuffix(".duckdb") or "db"
+    if alias.lower() in _RESERVED_CATALOGS:
+        alias += "_db"
+    # Spilling goes where DuckDB puts it for that file (`<file>.tmp`), not into `.tmp` under the working
+    # directory (an in-memory instance's default). DuckDB itself allows the attached file, its WAL and
+    # that folder: reading them shows nothing the connection cannot query anyway.
+    con = duckdb.connect(":memory:", config={"temp_directory": f"{path}.tmp"})
+    try:
+        con.execute(f"ATTACH {quote_literal(str(path))} AS {quote_identifier(alias)} (READ_ONLY)")
+        con.execute(f"USE {quote_identifier(alias)}")
+        con.execute("DETACH memory")
+        allowed = [str(p) for p in allowed_paths]
+        if allowed:
+            con.execute("SET allowed_paths = ?", [allowed])
         con.execute("SET enable_external_access = false")
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
         con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+def connect_reader(reader: str | os.PathLike, *, harden: bool = True,
+                   verify: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the reader version `reader` points at, verified (`verify_reader`; SnapshotError
+    if a file was modified after publishing); hardened: it can read that version's files and nothing else."""
+    checked = verify_reader(reader, verify)
+    alias = Path(reader).name.removesuffix(".duckdb")
+    if harden:
+        con = connect_confined(checked.file, alias=alias, allowed_paths=checked.files)
+    else:
+        con = duckdb.connect(str(checked.file), read_only=True)
+    try:
+        found = con.execute("SELECT version FROM snapshot_info").fetchone()
+    except duckdb.Error:
+        found = None
+    if found is None or found[0] != checked.version:
+        con.close()
+        raise SnapshotError(f"reader snapshot file {checked.file} does not hold version {checked.version}")
+    return con
+
+
+# --- what `trace-platform query` runs: read-only statements only ----------------------------------
+
+READ_ONLY_FORMS = ("SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, PRAGMA show/info, "
+                   "EXPLAIN [ANALYZE] SELECT")
+# Functions a SELECT may call that change the session, execute SQL held in a string (unchecked) or
+# write files: enable_logging() switches a file logger on past the locked configuration.
+DENIED_FUNCTIONS = frozenset({
+    "enable_logging", "disable_logging", "truncate_duckdb_logs", "write_log", "enable_profiling",
+    "disable_profiling", "checkpoint", "force_checkpoint", "query", "query_table", "json_execute_serialized_sql",
+})
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^()]*\)\s*)?(?P<inner>.*)$", re.S | re.I)
+
+
+class ReadOnlyQueryError(SnapshotError):
+    pass
+
+
+def _function_names(node) -> Iterable[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("function_name"), str):
+            yield node["function_name"]
+        for value in node.values():
+            yield from _function_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _function_names(value)
+
+
+def _refused(what: str) -> ReadOnlyQueryError:
+    return ReadOnlyQueryError(f"refused {what}: trace-platform query runs read-only statements only "
+                              f"({READ_ONLY_FORMS})")
+
+
+def _check_select(parser: duckdb.DuckDBPyConnection, text: str) -> None:
+    try:
+        statements = parser.extract_statements(text)
+    except duckdb.Error:
+        statements = []
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise _refused("EXPLAIN of anything but one SELECT" if statements or text.strip() else "an empty EXPLAIN")
+    tree = json.loads(parser.execute("SELECT json_serialize_sql(?::VARCHAR)", [text]).fetchone()[0])
+    if tree.get("error"):
+        raise _refused(f"a statement that cannot be checked ({tree.get('error_message', 'not serializable')})")
+    denied = sorted({name.lower() for name in _function_names(tree)} & DENIED_FUNCTIONS)
+    if denied:
+        raise _refused(f"{denied[0]}() (it changes the session, runs SQL held in a string, or writes files)")
+
+
+def read_only_statements(sql: str) -> list[str]:
+    """The statements of `sql`, each checked to only read (ReadOnlyQueryError otherwise, before anything runs).
+
+    DuckDB's own parser splits and classifies them (`extract_statements`): SELECT-type statements
+    (which include DESCRIBE, SHOW, SUMMARIZE and the PRAGMAs that expand to a SELECT) and EXPLAIN of
+    one, and no call of DENIED_FUNCTIONS anywhere in the parsed tree (`json_serialize_sql`).
+    """
+    parser = duckdb.connect(":memory:")
+    try:
+        try:
+            statements = parser.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise ReadOnlyQueryError(str(exc).splitlines()[0]) from None
+        if not statements:
+            raise ReadOnlyQueryError("empty query")
+        texts = []
+        for statement in statements:
+            text = statement.query
+            if statement.type == duckdb.StatementType.EXPLAIN:
+                match = _EXPLAIN.match(text)
+                _check_select(parser, match.group("inner") if match else "")
+            elif statement.type == duckdb.StatementType.SELECT and text.strip():
+                _check_select(parser, text)
+            elif text.strip():
+                raise _refused(f"{text.split()[0].upper()} (it writes, changes settings or reaches outside the "
+                               "snapshot)")
+            else:  # a PIVOT without an IN list: DuckDB creates an ENUM type first
+                raise _refused(f"{statement.type.name} (a PIVOT needs an explicit IN (…) list here)")
+            texts.append(text)
+        return texts
+    finally:
+        parser.close()
 
 
 # --- SQL text built from names and paths: strictly quoted -----------------------------------------
@@ -349,8 +620,10 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write_buckets(con, paths: SnapshotPaths, plan: TablePlan, version: int, buckets: set[str] | None) -> dict[str, dict]:
-    """Writes the given buckets (None: all) of a table; returns bucket -> {files, rows, bytes}."""
+def _write_buckets(con, paths: SnapshotPaths, plan: TablePlan, version: int, buckets: set[str] | None,
+                   records: dict[str, dict]) -> dict[str, dict]:
+    """Writes the given buckets (None: all) of a table; returns bucket -> {files, rows, bytes}, and adds
+    each written file's digest to `records`."""
     target = paths.tables / _table_dir(plan.name) / f"v{version:08d}"
     if target.exists():
         shutil.rmtree(target)  # left by a crashed publish of the same version number
@@ -376,6 +649,7 @@ def _write_buckets(con, paths: SnapshotPaths, plan: TablePlan, version: int, buc
         _fsync(f)
     for directory in {f.parent for f in files} | {target, target.parent}:
         _fsync(directory)
+    records.update(zip((str(f.relative_to(paths.root)) for f in files), _parallel(_file_record, files), strict=True))
     return written
 
 
@@ -550,6 +824,9 @@ class PublishReport:
     stage_seconds: dict[str, float]
     swapped_at: float  # epoch seconds of the atomic swap: from here on readers see this version
     garbage: dict
+    verification: str = "sha256"  # how the previous version's files were checked before reuse
+    files_verified: int = 0
+    files_failed_verification: dict[str, str] = field(default_factory=dict)  # file -> why: rewritten, not reused
 
     def as_metadata(self) -> dict:
         return {
@@ -560,6 +837,8 @@ class PublishReport:
             "seconds": round(self.seconds, 3), "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "tables_republished_in_full": {k: v["full_reason"] for k, v in self.tables.items() if v["full_reason"]},
             "garbage": {k: v for k, v in self.garbage.items() if k != "versions_kept"},
+            "verification": self.verification, "files_verified": self.files_verified,
+            "files_failed_verification": dict(sorted(self.files_failed_verification.items())[:50]),
         }
 
 
@@ -605,14 +884,17 @@ def publish_snapshot(
     full: bool = False,
     grace_seconds: float | None = None,
     on_stage: Callable[[str], None] | None = None,
+    verify: str | None = None,
 ) -> PublishReport:
     """Publishes a new reader version of the analyst schemas from an open warehouse connection.
 
     `con` must be a read-write connection held under the warehouse writer lock (the publish marks
     the tracked tables it wrote, see the module docstring). `tracked_tables`: `schema.table` of the
     trace-scoped models (`trace_scoped_tables`); without it every table is fingerprinted, which is
-    correct but scans all of history.
+    correct but scans all of history. `verify`: how a previous version's file is checked before it is
+    reused (`sha256`, default, or `stat`; TRACE_PLATFORM_SNAPSHOT_VERIFY); one that fails is rewritten.
     """
+    mode = _verify_mode(verify, "sha256")
     started = time.perf_counter()
     stages: dict[str, float] = {}
     last = [started]
@@ -640,6 +922,14 @@ def publish_snapshot(
         stage("plan")
 
         base_tables = (base or {}).get("tables", {})
+        # Nothing is reused unverified: a file that does not match the digest its version recorded (or
+        # has none, or is gone) is never carried over; its bucket is rewritten from the warehouse.
+        base_records = (base or {}).get("files", {})
+        candidates = {f for plan in plans if not plan.full_reason
+                      for bucket in (base_tables.get(plan.name) or {}).get("buckets", {}).values()
+                      for f in bucket.get("files", [])}
+        failed, records = verify_files(paths.root, {f: base_records.get(f) for f in candidates}, mode)
+        stage("verify")
         tables: dict[str, dict] = {}
         report_tables: dict[str, dict] = {}
         rows_written = bytes_written = files_written = 0
@@ -647,6 +937,9 @@ def publish_snapshot(
             table_started = time.perf_counter()
             previous_entry = base_tables.get(plan.name)
             carried = {} if plan.full_reason else dict((previous_entry or {}).get("buckets", {}))
+            repaired = {b for b, e in carried.items() if any(f in failed for f in e.get("files", []))}
+            for bucket in repaired:
+                del carried[bucket]
             if plan.strategy == "fingerprint":
                 plan.fingerprints = _fingerprints(con, plan)
                 if plan.full_reason:
@@ -657,11 +950,11 @@ def publish_snapshot(
                                 or carried.get(b, {}).get("rows") != fp["rows"]}
                     carried = {b: e for b, e in carried.items() if b in plan.fingerprints}
             else:
-                to_write = plan.write_buckets
+                to_write = None if plan.write_buckets is None else plan.write_buckets | repaired
             if to_write is not None:
                 for bucket in to_write:
                     carried.pop(bucket, None)
-            written = _write_buckets(con, paths, plan, version, to_write) if to_write != set() else {}
+            written = _write_buckets(con, paths, plan, version, to_write, records) if to_write != set() else {}
             buckets = {**(carried if to_write is not None else {}), **written}
             for bucket, fp in plan.fingerprints.items():
                 if bucket in buckets:
@@ -673,7 +966,7 @@ def publish_snapshot(
                 # The change tracking missed something: republish this table in full.
                 plan.full_reason = (f"row count reconciliation failed ({published_rows} published, "
                                     f"{warehouse_rows} in the warehouse)")
-                written = _write_buckets(con, paths, plan, version, None)
+                written = _write_buckets(con, paths, plan, version, None, records)
                 buckets = written
                 for bucket, fp in plan.fingerprints.items():
                     if bucket in buckets:
@@ -697,6 +990,7 @@ def publish_snapshot(
                 "rows": published_rows, "rows_written": sum(b["rows"] for b in written.values()),
                 "bytes_written": sum(b["bytes"] for b in written.values()), "files_written": new_files,
                 "full_reason": plan.full_reason, "seconds": round(time.perf_counter() - table_started, 3),
+                "buckets_repaired": len(repaired),
             }
             rows_written += report_tables[plan.name]["rows_written"]
             bytes_written += report_tables[plan.name]["bytes_written"]
@@ -708,8 +1002,13 @@ def publish_snapshot(
             "published_at": dt.datetime.now(dt.UTC).isoformat(), "partition_key": partition_key,
             "warehouse": str(Path(warehouse).absolute()), "changes_through": through, "tables": tables,
         }
-        _write_json(paths.manifest_file(version), manifest)
-        _build_reader(paths, manifest)
+        missing = _version_files(manifest) - set(records)
+        if missing:
+            raise SnapshotError(f"no digest for {len(missing)} file(s) of version {version}, e.g. {sorted(missing)[0]}")
+        manifest["files"] = {f: records[f] for f in sorted(_version_files(manifest))}
+        manifest["verification"] = {"mode": mode, "files_verified": len(candidates), "failed": failed}
+        manifest["reader"] = _file_record(_build_reader(paths, manifest))
+        _write_json(paths.manifest_file(version), manifest)  # the reader file's digest: written after it
         stage("build_reader")
         if on_stage is not None:
             on_stage("before_swap")
@@ -725,7 +1024,8 @@ def publish_snapshot(
         dirty_days=sorted(d.isoformat() for d in dirty), changes_through=through,
         rows_total=sum(e["rows"] for e in tables.values()), rows_written=rows_written, bytes_written=bytes_written,
         files_written=files_written, files_reused=all_files - files_written,
-        seconds=time.perf_counter() - started, stage_seconds=stages, swapped_at=swapped_at, garbage=garbage)
+        seconds=time.perf_counter() - started, stage_seconds=stages, swapped_at=swapped_at, garbage=garbage,
+        verification=mode, files_verified=len(candidates), files_failed_verification=failed)
 
 
 def publish_warehouse(warehouse: str | os.PathLike, paths: SnapshotPaths | None = None, *,

@@ -6,8 +6,9 @@
   evaluations. Only that table changed in between, so it costs a fraction of a second.
 
 Both are skipped when anything upstream failed or was blocked (a failed R9 or schema contract, a
-failed dbt build): readers then keep the previous snapshot. See docs/reliability.md and
-trace_platform/lib/snapshot.py.
+failed dbt build): readers then keep the previous snapshot. A previous version's file is reused only
+after its sha256 digest matched; one that no longer matches (written outside the publish) is rewritten
+from the warehouse and logged as a warning. See docs/reliability.md and trace_platform/lib/snapshot.py.
 """
 
 import dagster as dg
@@ -73,6 +74,11 @@ def _publish(context: dg.AssetExecutionContext, warehouse: DuckDBResource, key: 
     with warehouse_write_lock(path), warehouse.get_connection() as con:
         report = publish_snapshot(con, paths, warehouse=path, tracked_tables=tracked,
                                   partition_key=context.partition_key)
+    if report.files_failed_verification:
+        failed = sorted(report.files_failed_verification.items())
+        context.log.warning(f"{len(failed)} published file(s) no longer matched their digest and were rewritten from "
+                            f"the warehouse, not reused (written outside the publish?): "
+                            + ", ".join(f"{f} ({why})" for f, why in failed[:10]))
     dbt_finished = _dbt_finished_at(context)
     window = round(report.swapped_at - dbt_finished, 3) if dbt_finished else None
 
