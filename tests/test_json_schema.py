@@ -105,29 +105,74 @@ PAYLOAD_DEPARTURES: list[tuple[str, str, dict]] = [
      {k: v for k, v in FULL_PAYLOADS["model_call"].items() if k != "model_version"}),
     ("model_call_blank_model", "model_call", {**FULL_PAYLOADS["model_call"], "model": "  "}),
     ("model_call_bad_purpose", "model_call", {**FULL_PAYLOADS["model_call"], "purpose": "chat"}),
-    ("model_call_bad_status", "model_call", {**FULL_PAYLOADS["model_call"], "status": "failed"}),
     ("model_call_negative_tokens", "model_call", {**FULL_PAYLOADS["model_call"], "input_tokens": -1}),
     ("tool_call_bad_access", "tool_call", {**FULL_PAYLOADS["tool_call"], "access": "write"}),
-    ("tool_call_bad_mode", "tool_call", {**FULL_PAYLOADS["tool_call"], "mode": "run"}),
     ("tool_call_attempt_0", "tool_call", {**FULL_PAYLOADS["tool_call"], "attempt": 0}),
     ("tool_call_retry_without_retry_of", "tool_call", {**FULL_PAYLOADS["tool_call"], "attempt": 2}),
     ("tool_call_first_attempt_with_retry_of", "tool_call", {**FULL_PAYLOADS["tool_call"], "retry_of": "c0"}),
     ("tool_call_arguments_not_object", "tool_call", {**FULL_PAYLOADS["tool_call"], "arguments": [42]}),
     ("tool_call_confirmation_flag_not_boolean", "tool_call",
      {**FULL_PAYLOADS["tool_call"], "requires_confirmation": "yes"}),
-    ("tool_result_bad_status", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": "failed"}),
     ("tool_result_error_without_error", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": "error"}),
-    ("policy_check_bad_decision", "policy_check", {**FULL_PAYLOADS["policy_check"], "decision": "maybe"}),
     ("policy_check_policy_without_version", "policy_check", {**FULL_PAYLOADS["policy_check"], "policy": "refunds"}),
-    ("confirmation_response_bad_decision", "confirmation_response",
-     {**FULL_PAYLOADS["confirmation_response"], "decision": "yes"}),
-    ("side_effect_bad_operation", "side_effect", {**FULL_PAYLOADS["side_effect"], "operation": "upsert"}),
-    ("rollback_bad_status", "rollback", {**FULL_PAYLOADS["rollback"], "status": "partial"}),
     ("error_recoverable_not_boolean", "error", {**FULL_PAYLOADS["error"], "recoverable": "no"}),
-    ("final_result_bad_status", "final_result", {"status": "done", "output": "ok"}),
-    ("feedback_rating_2", "feedback", {"rating": 2}),
-    ("feedback_rating_fraction", "feedback", {"rating": 0.5}),
-    ("feedback_rating_string", "feedback", {"rating": "1"}),
+    # the closed fields left out or null: loaded (the audit reports what is missing)
+    ("tool_result_without_status", "tool_result", {"tool_call_id": "c1", "output": None, "latency_ms": 1}),
+    ("tool_call_mode_null", "tool_call", {**FULL_PAYLOADS["tool_call"], "mode": None}),
+    ("feedback_rating_null", "feedback", {"rating": None}),
+    # the two closed fields the warehouse maps instead of quarantining ('other' / 'unknown')
+    ("model_call_bad_purpose_secret", "model_call", {**FULL_PAYLOADS["model_call"], "purpose": "sk-live-abc"}),
+    ("tool_call_access_number", "tool_call", {**FULL_PAYLOADS["tool_call"], "access": 1}),
+]
+
+# Envelope-valid events whose closed payload field (docs/trace-format.md, "Closed payload fields")
+# holds a value outside its set: ingestion quarantines them with the reason, both schemas reject.
+PAYLOAD_VALUE_BREACHES: list[tuple[str, str, dict, str]] = [
+    ("model_call_bad_status", "model_call", {**FULL_PAYLOADS["model_call"], "status": "failed"},
+     "bad_value:model_call.status"),
+    ("tool_call_bad_mode", "tool_call", {**FULL_PAYLOADS["tool_call"], "mode": "run"}, "bad_value:tool_call.mode"),
+    ("tool_call_mode_wrong_case", "tool_call", {**FULL_PAYLOADS["tool_call"], "mode": "Execute"},
+     "bad_value:tool_call.mode"),
+    ("tool_result_bad_status", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": "failed"},
+     "bad_value:tool_result.status"),
+    ("tool_result_status_secret", "tool_result",
+     {**FULL_PAYLOADS["tool_result"], "status": "https://admin:hunter2@db.example.com"},
+     "bad_value:tool_result.status"),
+    ("tool_result_status_empty", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": ""},
+     "bad_value:tool_result.status"),
+    ("tool_result_status_array", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": ["ok"]},
+     "bad_value:tool_result.status"),
+    ("tool_result_status_object", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": {"ok": True}},
+     "bad_value:tool_result.status"),
+    ("policy_check_bad_decision", "policy_check", {**FULL_PAYLOADS["policy_check"], "decision": "maybe"},
+     "bad_value:policy_check.decision"),
+    ("policy_check_decision_boolean", "policy_check", {**FULL_PAYLOADS["policy_check"], "decision": True},
+     "bad_value:policy_check.decision"),
+    ("confirmation_response_bad_decision", "confirmation_response",
+     {**FULL_PAYLOADS["confirmation_response"], "decision": "yes"}, "bad_value:confirmation_response.decision"),
+    ("side_effect_bad_operation", "side_effect", {**FULL_PAYLOADS["side_effect"], "operation": "upsert"},
+     "bad_value:side_effect.operation"),
+    ("rollback_bad_status", "rollback", {**FULL_PAYLOADS["rollback"], "status": "partial"},
+     "bad_value:rollback.status"),
+    ("final_result_bad_status", "final_result", {"status": "done", "output": "ok"}, "bad_value:final_result.status"),
+    ("final_result_status_number", "final_result", {"status": 1, "output": "ok"}, "bad_value:final_result.status"),
+    ("feedback_rating_2", "feedback", {"rating": 2}, "bad_value:feedback.rating"),
+    ("feedback_rating_fraction", "feedback", {"rating": 0.5}, "bad_value:feedback.rating"),
+    ("feedback_rating_string", "feedback", {"rating": "1"}, "bad_value:feedback.rating"),
+    ("feedback_rating_boolean", "feedback", {"rating": True}, "bad_value:feedback.rating"),
+    ("feedback_rating_card_number", "feedback", {"rating": 4111111111111111}, "bad_value:feedback.rating"),
+]
+
+# Closed fields written in other JSON spellings of a valid value: loaded, and valid for both schemas.
+PAYLOAD_VALUE_SPELLINGS: list[tuple[str, str]] = [
+    ("feedback_rating_1.0", line(event("SPELL", event_type="feedback", payload={"rating": 1})).replace(
+        '"rating":1', '"rating":1.0')),
+    ("feedback_rating_minus_0", line(event("SPELL", event_type="feedback", payload={"rating": 0})).replace(
+        '"rating":0', '"rating":-0')),
+    ("feedback_rating_1e0", line(event("SPELL", event_type="feedback", payload={"rating": 1})).replace(
+        '"rating":1', '"rating":1e0')),
+    ("tool_call_mode_escaped", line(event("SPELL", event_type="tool_call", payload=FULL_PAYLOADS["tool_call"])).replace(
+        '"mode":"execute"', '"mode":"exec\\u0075te"')),
 ]
 
 # (name, event) pairs breaking exactly one envelope rule; ingestion quarantines each.
@@ -263,12 +308,25 @@ def test_schema_covers_every_event_type_once():
         assert f"{event_type}_payload" in SCHEMA["$defs"]
 
 
-def test_schema_says_payloads_are_advisory():
+def test_schema_says_payloads_are_advisory_except_the_closed_fields():
     assert "ADVISORY" in SCHEMA["description"] and "strict_event" in SCHEMA["description"]
-    # the top level (what ingestion enforces) only asks the payload to be an object
+    # the top level (what ingestion enforces) asks the payload to be an object, and the closed
+    # payload fields to hold one of their values (absent or null allowed)
     assert SCHEMA["properties"]["payload"]["type"] == "object"
     assert set(SCHEMA["properties"]["payload"]) <= {"description", "$comment", "type"}
-    assert not {"allOf", "anyOf", "oneOf", "if", "then", "else", "$ref"} & set(SCHEMA)
+    assert SCHEMA["allOf"] == [{"$ref": "#/$defs/closed_payload_values"}]
+    assert not {"anyOf", "oneOf", "if", "then", "else", "$ref"} & set(SCHEMA)
+    closed = {}
+    for branch in SCHEMA["$defs"]["closed_payload_values"]["allOf"]:
+        (field, rule), = branch["then"]["properties"]["payload"]["properties"].items()
+        closed[f"{branch['if']['properties']['event_type']['const']}.{field}"] = rule["enum"]
+    # the same sets as the advisory payload shapes, plus null
+    for name, values in closed.items():
+        event_type, field = name.split(".")
+        assert values == [*SCHEMA["$defs"][f"{event_type}_payload"]["properties"][field]["enum"], None], name
+    # and exactly the reasons parse_lines.sql can give for them
+    assert {f"bad_value:{n}" for n in closed} == {c for c in _envelope_reason_codes() if c.startswith("bad_value:")
+                                                   and not c.endswith(("event_id", "sequence"))}
 
 
 # Valid events -----------------------------------------------------------------------------------
@@ -323,6 +381,25 @@ def test_payload_departure_fails_only_the_strict_schema(name, event_type, payloa
     assert errors, "the strict schema should reject this payload"
 
 
+@pytest.mark.parametrize(("name", "event_type", "payload", "reason"), PAYLOAD_VALUE_BREACHES,
+                         ids=[n for n, _, _, _ in PAYLOAD_VALUE_BREACHES])
+def test_closed_payload_value_breach_fails_both_schemas(name, event_type, payload, reason):
+    ev = _typed(event_type, payload)
+    assert not ENVELOPE.is_valid(ev)
+    assert not STRICT.is_valid(ev)
+
+
+def test_closed_payload_value_breaches_are_quarantined_with_their_reason(tmp_path):
+    lines = [line(_typed(t, p, f"breach-{i}")) for i, (_, t, p, _) in enumerate(PAYLOAD_VALUE_BREACHES)]
+    lines += [text.replace('"SPELL"', f'"spell-{i}"') for i, (_, text) in enumerate(PAYLOAD_VALUE_SPELLINGS)]
+    outcome, report = _ingest_lines(tmp_path, lines)
+    expected = [reason for _, _, _, reason in PAYLOAD_VALUE_BREACHES] + ["loaded"] * len(PAYLOAD_VALUE_SPELLINGS)
+    assert [outcome[n] for n in range(1, len(lines) + 1)] == expected
+    assert report.lines_read == report.events_loaded + report.lines_quarantined
+    for (name, text) in PAYLOAD_VALUE_SPELLINGS:
+        assert ENVELOPE.is_valid(json.loads(text)) and STRICT.is_valid(json.loads(text)), name
+
+
 # Agreement with the real ingestion --------------------------------------------------------------
 def _envelope_reason_codes() -> set[str]:
     """Every per-line reason code parse_lines.sql can produce for a JSON value."""
@@ -336,6 +413,7 @@ def _corpus() -> list[tuple[str, str]]:
     items += [(f"valid_{t}", _typed(t, FULL_PAYLOADS[t])) for t in EVENT_TYPES]
     items += [(f"valid_{t}_{i}", _typed(t, p)) for i, (t, p) in enumerate(MORE_PAYLOADS)]
     items += [(f"payload_departure_{n}", _typed(t, p)) for n, t, p in PAYLOAD_DEPARTURES]
+    items += [(f"payload_value_breach_{n}", _typed(t, p)) for n, t, p, _ in PAYLOAD_VALUE_BREACHES]
     items += ENVELOPE_VARIANTS
     items += ENVELOPE_BREACHES
     items += [("array", []), ("array_of_event", [event()]), ("string", "event"), ("number", 1), ("null", None),

@@ -58,6 +58,18 @@
           then ({{ value }} ->> '$') = 'true' end)
 {%- endmacro %}
 
+{#- A closed payload field that ingestion does not quarantine (docs/trace-format.md, "Closed payload
+    fields"): one of `values` as is; any other value that is present and not JSON null (another
+    string, a number, an object ...) becomes `other`, so an unknown value never leaves the raw zone.
+    Absent or null stays NULL. -#}
+{% macro payload_closed(field, reader, values, other) -%}
+    {%- set value = payload_value(field, reader) -%}
+    (case when {{ value }} is null or json_type({{ value }}) = 'NULL' then null
+          when json_type({{ value }}) = 'VARCHAR' and ({{ value }} ->> '$') in ({% for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor %})
+          then {{ value }} ->> '$'
+          else '{{ other }}' end)
+{%- endmacro %}
+
 {% macro payload_json(field, reader) -%}
     {{ payload_value(field, reader) }}
 {%- endmacro %}

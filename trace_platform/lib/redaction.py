@@ -4,6 +4,10 @@ DuckDB SQL macros, so the warehouse redacts set-based inside its own queries (no
     redact_text(VARCHAR) -> VARCHAR   free text: requests, prompts, outputs, reasons, identifiers
     redact_json(JSON)    -> JSON      JSON values: tool arguments, arguments shown for confirmation
 
+`redact_values(values)` runs a few Python values (check metadata: GX "unexpected values", payload
+key names of the drift check) through the same redact_text, in one query on a private in-memory
+connection: for metadata, never for rows on the hot path.
+
 `register(con)` creates them as TEMP macros on a connection; it is called for every connection
 that needs them (dbt's through the dbt-duckdb plugin lib/dbt_duckdb_plugin.py, for the connection
 and each of its cursors; Python's through lib/duckdb_functions.register). The rules file is
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -403,3 +409,43 @@ def register(con: duckdb.DuckDBPyConnection, path: str | os.PathLike | None = No
     """Creates redact_text / redact_json (and their helpers) on this connection."""
     for statement in _macro_sql_cached(load_rules(path)):
         con.execute(statement)
+
+
+# ---- a few Python values (check metadata) -------------------------------------------------------
+
+_PRIVATE_LOCK = threading.Lock()
+_PRIVATE: dict[str, object] = {}  # pid, connection, rules: one in-memory connection per process
+
+
+def _private_connection(rules: tuple[Rule, ...]) -> duckdb.DuckDBPyConnection:
+    """The process's in-memory connection with the macros of `rules` (re-registered when they change;
+    a new connection after a fork). Call with _PRIVATE_LOCK held."""
+    con = _PRIVATE.get("con")
+    if con is None or _PRIVATE.get("pid") != os.getpid():
+        con = duckdb.connect()
+        _PRIVATE.update(con=con, pid=os.getpid(), rules=None)
+    if _PRIVATE.get("rules") is not rules:
+        for statement in _macro_sql_cached(rules):
+            con.execute(statement)
+        _PRIVATE["rules"] = rules
+    return con
+
+
+def redact_values(values: Iterable[object], path: str | os.PathLike | None = None) -> list[object]:
+    """`values` through redact_text, in order, in one query. A string comes back redacted; any other
+    scalar (a number, a boolean) is compared as its text and comes back unchanged when nothing in it
+    is a secret, else as the redacted text (a Luhn-valid card number given as an int, say). None
+    stays None. For metadata (a few values), not for table rows: those are redacted in SQL."""
+    values = list(values)
+    texts = [None if v is None else v if isinstance(v, str) else str(v) for v in values]
+    if not any(texts):
+        return values
+    rules = load_rules(path)
+    with _PRIVATE_LOCK:
+        rows = _private_connection(rules).execute(
+            "SELECT i, redact_text(v) FROM (SELECT unnest(range(len(l))) AS i, unnest(l) AS v "
+            "FROM (SELECT ?::VARCHAR[] AS l))", [texts]).fetchall()
+    redacted = dict(rows)
+    return [value if text is None or redacted[i] == text else redacted[i]
+            for i, (value, text) in enumerate(zip(values, texts, strict=True))]
+

@@ -6,7 +6,8 @@ select
     {{ payload_text('provider', payload) }} as provider,
     {{ payload_text('model', payload) }} as model,
     {{ payload_text('model_version', payload) }} as model_version,
-    {{ payload_text('purpose', payload) }} as purpose,
+    -- a purpose other than these is `other`; the value stays in raw
+    {{ payload_closed('purpose', payload, ['planning', 'tool_selection', 'response', 'other'], 'other') }} as purpose,
     {{ payload_bigint('input_tokens', payload) }} as input_tokens,
     {{ payload_bigint('output_tokens', payload) }} as output_tokens,
     {{ payload_double('latency_ms', payload) }} as latency_ms,

@@ -7,7 +7,8 @@ select
     {{ payload_text('tool_name', payload) }} as tool_name,
     {{ payload_text('tool_version', payload) }} as tool_version,
     {{ payload_json('arguments', payload) }} as arguments,
-    {{ payload_text('access', payload) }} as access,
+    -- an access class other than these is `unknown` (finding R6U when the call ran); the value stays in raw
+    {{ payload_closed('access', payload, ['read_only', 'state_changing', 'unknown'], 'unknown') }} as access,
     {{ payload_text('mode', payload) }} as mode,
     {{ payload_bigint('attempt', payload) }} as attempt,
     {{ payload_text('retry_of', payload) }} as retry_of,

@@ -49,6 +49,7 @@ from trace_platform.defs.quality.common import (
     warehouse_connection,
 )
 from trace_platform.defs.transform.assets import trace_warehouse_models
+from trace_platform.lib import redaction
 from trace_platform.lib.landing import LandingError, parse_partition_key
 
 DDL = """
@@ -171,6 +172,7 @@ def record_rows(con, rows: Sequence[CheckRow]) -> int:
         return 0
     unique = {(r.run_id, r.partition_date, r.asset_key, r.check_name): r for r in rows}
     placeholders = ", ".join("?" for _ in COLUMNS)
+    redaction.register(con)  # redact_text / redact_json, below
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE new_check_results AS "
@@ -180,8 +182,13 @@ def record_rows(con, rows: Sequence[CheckRow]) -> int:
             DELETE FROM audit.check_results AS t USING new_check_results AS n
             WHERE t.run_id = n.run_id AND t.asset_key = n.asset_key AND t.check_name = n.check_name
               AND t.partition_date IS NOT DISTINCT FROM n.partition_date""")
+        # The description and the metadata leave redacted (docs/security.md): the checks redact the
+        # data values they copy (GX unexpected values, payload keys) at the source, for the UI;
+        # this catches whatever a check (ours, a dbt test's, a future one) copies unredacted.
+        selected = ", ".join({"description": "redact_text(description)",
+                              "metadata": "redact_json(metadata)"}.get(c, c) for c in COLUMNS)
         con.execute(f"INSERT INTO audit.check_results ({', '.join(COLUMNS)}, recorded_at) "
-                    f"SELECT *, now() FROM new_check_results")
+                    f"SELECT {selected}, now() FROM new_check_results")
         con.execute("DROP TABLE new_check_results")
         con.execute("COMMIT")
     except BaseException:

@@ -34,6 +34,7 @@ from trace_platform.defs.quality.common import (
     warehouse_connection,
 )
 from trace_platform.defs.quality.thresholds import load_thresholds
+from trace_platform.lib.redaction import redact_values
 
 # The column contract of the raw zone: what staging and the checks read (name -> DuckDB type).
 RAW_CONTRACT: dict[str, dict[str, str]] = {
@@ -242,7 +243,9 @@ def contract_result(con, partition: str) -> dg.AssetCheckResult:
             "AND (schema_version <> '1' OR NOT list_contains($types, event_type)) ORDER BY event_id",
             {"partition": partition, "types": list(EVENT_TYPES)}).fetchall()
     breaches = len(column_problems) + len(bad_events)
-    problems = column_problems + [f"event {e}: schema_version {v!r}, event_type {t!r}" for e, v, t in bad_events[:10]]
+    # the values come from the data (a raw zone written around ingestion): they leave redacted
+    shown = [(e, *redact_values([v, t])) for e, v, t in bad_events[:10]]
+    problems = column_problems + [f"event {e}: schema_version {v!r}, event_type {t!r}" for e, v, t in shown]
     return dg.AssetCheckResult(
         check_name=CONTRACT_CHECK.name,
         asset_key=RAW_EVENTS,
@@ -274,6 +277,11 @@ def drift_result(con, partition: str, thresholds) -> dg.AssetCheckResult:
     with_extra_fields = con.execute(
         "SELECT count(*) FROM raw.trace_events WHERE delivery_date = $partition::DATE AND extra_fields IS NOT NULL",
         {"partition": partition}).fetchone()[0]
+    # payload keys and top-level field names are data: they leave redacted (docs/security.md)
+    names = redact_values([r[3] for r in rows_found] + [f[0] for f in top_level])
+    found_names, top_names = names[:len(rows_found)], names[len(rows_found):]
+    rows_found = [(*r[:3], name, r[4]) for r, name in zip(rows_found, found_names, strict=True)]
+    top_level = [(name, *f[1:]) for f, name in zip(top_level, top_names, strict=True)]
     field_counts = {(t, finding, field): n for kind, t, finding, field, n in rows_found if kind == "finding"}
     drifted_by_type = {t: n for kind, t, _, _, n in rows_found if kind == "drifted"}
     examples = sorted(field for kind, _, _, field, _ in rows_found if kind == "example")

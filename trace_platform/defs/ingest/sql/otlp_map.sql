@@ -430,6 +430,9 @@ events AS (
                                          otlp_text(a['llm.response.model_name']), otlp_text(a['ai.response.model']), otlp_text(a['llm.model_name'])),
                'purpose', CASE WHEN otlp_text(a['trace_platform.model.purpose']) IN ('planning', 'tool_selection', 'response', 'other')
                                    THEN otlp_text(a['trace_platform.model.purpose'])
+                               -- stated, but none of them: `other`, as for a native event (the value
+                               -- itself stays in the raw zone, in `attributes`)
+                               WHEN otlp_text(a['trace_platform.model.purpose']) IS NOT NULL THEN 'other'
                                WHEN EXISTS (SELECT 1 FROM ingest_work.otlp_requested AS r WHERE r.uid = c.uid) THEN 'tool_selection'
                                ELSE 'other' END,
                'input_tokens', coalesce(otlp_bigint(a['gen_ai.usage.input_tokens']), otlp_bigint(a['gen_ai.usage.prompt_tokens']),
