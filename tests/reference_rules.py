@@ -2,7 +2,9 @@
 
 Plain Python over the loaded events of each trace, sharing nothing with the dbt models, so tests
 can compare `audit.audit_violations` with it key by key. Keys: R1/R7 by trace, R2–R6/R10 by tool
-call (R6: the side effect's tool_call_id), R8 by the model call's event_id.
+call (R6: the side effect's tool_call_id), R8 by the model call's event_id, each within its tenant:
+a trace is (tenant_id, trace_id), and a trace_id used by more than one tenant is finding R7T, once
+per tenant (the spec's "Tenant scope").
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ def load_events(warehouse: Path) -> list[dict]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute(
-            "SELECT event_id, event_type, trace_id, span_id, parent_span_id, sequence, payload "
+            "SELECT event_id, event_type, tenant_id, trace_id, span_id, parent_span_id, sequence, payload "
             "FROM raw.trace_events").fetchall()
     finally:
         con.close()
-    return [{"event_id": r[0], "event_type": r[1], "trace_id": r[2], "span_id": r[3], "parent_span_id": r[4],
-             "sequence": r[5], "payload": json.loads(r[6])} for r in rows]
+    return [{"event_id": r[0], "event_type": r[1], "tenant_id": r[2], "trace_id": r[3], "span_id": r[4],
+             "parent_span_id": r[5], "sequence": r[6], "payload": json.loads(r[7])} for r in rows]
 
 
 def json_equal(a, b) -> bool:
@@ -145,13 +147,18 @@ def _trace_breaches(trace_id: str, events: list[dict]) -> set[tuple]:
 
 
 def reference_breaches(events: list[dict]) -> set[tuple]:
-    """(rule_id, trace_id, tool_call_id, event_id) for every breach, keyed as the warehouse keys them."""
-    traces: dict[str, list[dict]] = defaultdict(list)
+    """(rule_id, tenant_id, trace_id, tool_call_id, event_id) for every breach, keyed as the warehouse
+    keys them."""
+    traces: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    tenants: dict[str, set[str]] = defaultdict(set)
     for e in events:
-        traces[e["trace_id"]].append(e)
+        traces[(e["tenant_id"], e["trace_id"])].append(e)
+        tenants[e["trace_id"]].add(e["tenant_id"])
     found: set[tuple] = set()
-    for trace_id, trace_events in traces.items():
-        found |= _trace_breaches(trace_id, trace_events)
+    for (tenant_id, trace_id), trace_events in traces.items():
+        found |= {(rule, tenant_id, *key) for rule, *key in _trace_breaches(trace_id, trace_events)}
+        if len(tenants[trace_id]) > 1:
+            found.add(("R7T", tenant_id, trace_id, None, None))
     return found
 
 
@@ -160,9 +167,10 @@ def warehouse_breaches(warehouse: Path) -> set[tuple]:
     side effect without a tool_call_id)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        rows = con.execute("SELECT rule_id, trace_id, tool_call_id, event_id FROM audit.audit_violations").fetchall()
+        rows = con.execute(
+            "SELECT rule_id, tenant_id, trace_id, tool_call_id, event_id FROM audit.audit_violations").fetchall()
     finally:
         con.close()
-    return {(rule, trace, None if rule in ("R1", "R7", "R8") else call,
+    return {(rule, tenant, trace, None if rule in ("R1", "R7", "R7T", "R8") else call,
              event if rule == "R8" or (rule == "R6" and call is None) else None)
-            for rule, trace, call, event in rows}
+            for rule, tenant, trace, call, event in rows}

@@ -232,6 +232,28 @@ def _(t):
     _wrap(t, lambda: t.add("plan", {"steps": ["a"]}, parent="no-such-span"))
 
 
+# R7T a trace_id used by two tenants (the spec's "Tenant scope") ------------------------------------
+COLLISION = "r7t_tenant_collision"
+
+
+@case(COLLISION, ("R3", "r7t.c"), ("R7T", COLLISION), ("R1", COLLISION), ("R7", COLLISION))
+def _(t):
+    # Tenant acme runs an unconfirmed 9,000 EUR write that requires confirmation (R3). Tenant globex
+    # logs an approval under acme's trace_id and tool_call_id: it must not cover acme's call. Its two
+    # events form a trace of globex's own (no request or result: R1; sequence not from 0: R7), and
+    # the shared trace_id is finding R7T for both tenants.
+    t.request()
+    t.call("r7t.c", requires_confirmation=True, arguments={"amount_eur": 9000})
+    t.check("r7t.c")
+    t.result("r7t.c")
+    t.side_effect("r7t.c")
+    t.final()
+    t.confirm("r7t.c", arguments={"amount_eur": 9000})
+    for sequence, event in enumerate(t.events[-2:], start=1):
+        event["tenant_id"] = "globex"
+        event["sequence"] = sequence  # 1 and 2: before acme's tool_result (3)
+
+
 # R8 model identity ---------------------------------------------------------------------------------
 @case("r8_missing_model_version", ("R8", "r8_missing_model_version-e1"))
 def _(t):
@@ -307,7 +329,7 @@ def warehouse(audit_warehouse):
 
 def _breaches(warehouse, trace_id: str) -> set[tuple[str, str]]:
     found = rows(warehouse, f"""
-        select rule_id, case when rule_id in ('R1', 'R7') then trace_id
+        select rule_id, case when rule_id in ('R1', 'R7', 'R7T') then trace_id
                              when rule_id = 'R8' then event_id else tool_call_id end
         from audit.audit_violations where trace_id = '{trace_id}'""")
     return set(found)
@@ -321,7 +343,7 @@ def test_rule_case(warehouse, name):
 
 def test_every_rule_has_positive_and_negative_cases():
     rules = {rule for _, expected in CASES.values() for rule, _ in expected}
-    assert rules == {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10"}
+    assert rules == {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R7T", "R8", "R10"}
     clean = [name for name, (_, expected) in CASES.items() if not expected]
     for rule in ("r2", "r3", "r4", "r5", "r10"):
         assert any(name.startswith(rule) for name in clean), rule
@@ -346,3 +368,43 @@ def test_fact_tables_answer_the_review_questions(warehouse):
     assert mismatched == {"r10_differ.c", "r10_retry.c2", "r10_forged.c"}
     reversible = rows(warehouse, "select count(*) from marts.fct_side_effects where can_still_roll_back")[0][0]
     assert reversible > 0
+
+
+def test_tenants_sharing_a_trace_id_stay_apart(warehouse, tmp_path):
+    """Issue 17: tenant B's approval under tenant A's trace_id used to turn A's unconfirmed call into
+    `approved_before_execution = true`, hide A's R3, and carry tenant B into A's rows."""
+    assert rows(warehouse, f"""select tenant_id, approved_before_execution, confirmation_required
+        from marts.fct_tool_calls where trace_id = '{COLLISION}'""") == [("acme", False, True)]
+    assert rows(warehouse, f"""select rule_id, tenant_id from audit.audit_violations
+        where trace_id = '{COLLISION}' order by 1, 2""") == [
+        ("R1", "globex"), ("R3", "acme"), ("R7", "globex"), ("R7T", "acme"), ("R7T", "globex")]
+    assert rows(warehouse, f"""select tenant_id, event_count from marts.fct_outcomes
+        where trace_id = '{COLLISION}' order by 1""") == [("acme", 6), ("globex", 2)]
+    assert rows(warehouse, f"""select tenant_id, decision from marts.fct_confirmations
+        where trace_id = '{COLLISION}'""") == [("globex", "approved")]
+    assert rows(warehouse, f"""select tenant_id from eval.eval_trace_labels
+        where trace_id = '{COLLISION}' order by 1""") == [("acme",), ("globex",)]
+    detail = rows(warehouse, f"select detail from audit.audit_violations where rule_id = 'R7T' and tenant_id = 'acme'"
+                             f" and trace_id = '{COLLISION}'")[0][0]
+    assert "globex" not in detail and "1 other tenant" in detail
+
+    # Tenant acme's export holds none of globex's rows (every exported table is checked).
+    import shutil
+
+    import duckdb
+
+    from trace_platform.lib.export import export_tenant
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(warehouse, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        report = export_tenant(con, "acme", tmp_path / "export")
+        for parquet in (tmp_path / "export").glob("*.parquet"):
+            tenants = con.execute(f"select distinct tenant_id from read_parquet('{parquet}') "
+                                  "where tenant_id is not null").fetchall() if "tenant_id" in [
+                c[0] for c in con.execute(f"describe select * from read_parquet('{parquet}')").fetchall()] else []
+            assert tenants in ([], [("acme",)]), (parquet.name, tenants)
+        assert report.tables
+    finally:
+        con.close()

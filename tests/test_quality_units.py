@@ -32,7 +32,7 @@ RAW_DDL = (Path(__file__).resolve().parents[1] / "trace_platform" / "defs" / "in
 
 def test_default_thresholds_are_complete_and_documented():
     t = load_thresholds()
-    assert set(t.rule_max_rate) == {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10"}
+    assert set(t.rule_max_rate) == {"R1", "R2", "R3", "R4", "R5", "R6", "R7", "R7T", "R8", "R10"}
     assert t.trailing_days == 7 and t.example_keys == 10
     assert t.freshness_deadline_utc == "06:00" and t.freshness_deadline_cron == "0 6 * * *"
     docs = (Path(__file__).resolve().parents[1] / "docs" / "quality.md").read_text()

@@ -15,7 +15,7 @@ breaches as (
     select outcomes.activity_date, outcomes.tenant_id, outcomes.agent_name, outcomes.agent_version,
            violations.rule_id, count(*) as breach_count
     from {{ ref('audit_violations') }} as violations
-    join {{ ref('fct_outcomes') }} as outcomes using (trace_id)
+    join {{ ref('fct_outcomes') }} as outcomes using (tenant_id, trace_id)
     group by all
 ),
 

@@ -2,7 +2,7 @@
           relabels_moved_intents=true, meta={'reader_snapshot': 'fingerprint'},
           pre_hook="{{ eval_find_moved_intents() }}") }}
 
--- One row per trace with boolean evaluation labels and the reason for each.
+-- One row per trace (tenant_id, trace_id) with boolean evaluation labels and the reason for each.
 -- Definitions (also in _eval.yml); thresholds are dbt vars in dbt_project.yml. The labels come from
 -- unredacted features (e.g. retried with changed arguments); the texts leave redacted (docs/security.md).
 -- Incremental: the pending traces, plus every trace of an intent whose median moved
@@ -46,6 +46,7 @@ select
                   then format('{} tool calls, more than {} × the median {} for intent {}',
                               features.tool_call_count, {{ number_var('inefficient_path_median_multiplier') }},
                               intent_medians.median_tool_calls, features.intent) end)) as inefficient_path_reason,
-    features.first_delivery_date
+    features.first_delivery_date,
+    features.tenant_id
 from relabelled as features
 left join intent_medians using (intent)

@@ -1,20 +1,21 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
           trace_scope='calls') }}
 
--- Each confirmation request joined to its response (by confirmation_id inside the trace).
+-- Each confirmation request joined to its response (by confirmation_id inside the trace, which is
+-- (tenant_id, trace_id): one tenant's response never answers another's request).
 -- A response without a request is kept too, so nothing the user answered goes missing.
 with requests as (
     select *
     from {{ ref('stg_trace__confirmation_requests') }}
     where confirmation_id is not null {{ pending_trace_events_only() }}
-    qualify row_number() over (partition by trace_id, confirmation_id order by sequence, event_id) = 1
+    qualify row_number() over (partition by tenant_id, trace_id, confirmation_id order by sequence, event_id) = 1
 ),
 
 responses as (
     select *
     from {{ ref('stg_trace__confirmation_responses') }}
     where confirmation_id is not null {{ pending_trace_events_only() }}
-    qualify row_number() over (partition by trace_id, confirmation_id order by sequence, event_id) = 1
+    qualify row_number() over (partition by tenant_id, trace_id, confirmation_id order by sequence, event_id) = 1
 )
 
 select
@@ -41,4 +42,5 @@ select
     {{ current_model_build_seq() }}::bigint as model_build_seq
 from requests
 full outer join responses
-    on responses.trace_id = requests.trace_id and responses.confirmation_id = requests.confirmation_id
+    on responses.tenant_id = requests.tenant_id and responses.trace_id = requests.trace_id
+   and responses.confirmation_id = requests.confirmation_id

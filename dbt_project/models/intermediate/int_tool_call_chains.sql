@@ -4,29 +4,33 @@
 -- Retry chains resolved to their first attempt. A retry names the attempt it repeats in
 -- `retry_of`; following those links back inside the trace reaches the chain's first attempt,
 -- whose policy checks and confirmations also cover the retry. A link to an unknown call ends the
--- walk at the last known call; cycles are cut.
+-- walk at the last known call; cycles are cut. A trace is (tenant_id, trace_id): links never
+-- cross tenants.
 with recursive calls as (
-    select trace_id, tool_call_id, retry_of, delivery_date
+    select tenant_id, trace_id, tool_call_id, retry_of, delivery_date
     from {{ ref('stg_trace__tool_calls') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    qualify row_number() over (partition by trace_id, tool_call_id order by sequence, event_id) = 1
+    qualify row_number() over (partition by tenant_id, trace_id, tool_call_id order by sequence, event_id) = 1
 ),
 
-walk(trace_id, tool_call_id, current_id, depth, visited) as (
-    select trace_id, tool_call_id, tool_call_id, 0, [tool_call_id]
+walk(tenant_id, trace_id, tool_call_id, current_id, depth, visited) as (
+    select tenant_id, trace_id, tool_call_id, tool_call_id, 0, [tool_call_id]
     from calls
     union all
-    select walk.trace_id, walk.tool_call_id, previous.tool_call_id, walk.depth + 1,
+    select walk.tenant_id, walk.trace_id, walk.tool_call_id, previous.tool_call_id, walk.depth + 1,
            list_append(walk.visited, previous.tool_call_id)
     from walk
     join calls as current_call
-        on current_call.trace_id = walk.trace_id and current_call.tool_call_id = walk.current_id
+        on current_call.tenant_id = walk.tenant_id and current_call.trace_id = walk.trace_id
+       and current_call.tool_call_id = walk.current_id
     join calls as previous
-        on previous.trace_id = current_call.trace_id and previous.tool_call_id = current_call.retry_of
+        on previous.tenant_id = current_call.tenant_id and previous.trace_id = current_call.trace_id
+       and previous.tool_call_id = current_call.retry_of
     where not list_contains(walk.visited, previous.tool_call_id)
 )
 
 select
+    tenant_id,
     trace_id,
     tool_call_id,
     arg_max(current_id, depth) as chain_root_tool_call_id,
@@ -35,5 +39,5 @@ select
     any_value(calls.delivery_date) as delivery_date,
     {{ current_model_build_seq() }}::bigint as model_build_seq
 from walk
-join calls using (trace_id, tool_call_id)
-group by trace_id, tool_call_id
+join calls using (tenant_id, trace_id, tool_call_id)
+group by tenant_id, trace_id, tool_call_id

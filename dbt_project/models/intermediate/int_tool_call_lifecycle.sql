@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
           trace_scope='calls') }}
 
--- The lifecycle of each tool call, one row per (trace_id, tool_call_id): the request, its policy
+-- The lifecycle of each tool call, one row per (tenant_id, trace_id, tool_call_id): the request, its policy
 -- checks, confirmations, result, side effects and rollbacks, plus the audit facts derived from
 -- the spec's definitions:
 --   executed: mode `execute` and a tool_result with status ok/error/timeout, or any side_effect;
@@ -9,10 +9,10 @@
 --   "sequenced before": a lower `sequence` in the same trace;
 --   coverage: a call is covered by its own checks/confirmations or by its chain's first attempt's.
 with calls as (
-    select *, count(*) over (partition by trace_id, tool_call_id) as tool_call_event_count
+    select *, count(*) over (partition by tenant_id, trace_id, tool_call_id) as tool_call_event_count
     from {{ ref('stg_trace__tool_calls') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    qualify row_number() over (partition by trace_id, tool_call_id order by sequence, event_id) = 1
+    qualify row_number() over (partition by tenant_id, trace_id, tool_call_id order by sequence, event_id) = 1
 ),
 
 chains as (
@@ -22,7 +22,7 @@ chains as (
 
 checks as (
     select
-        trace_id, tool_call_id,
+        tenant_id, trace_id, tool_call_id,
         count(*) as check_count,
         bool_or(decision = 'deny') as has_deny,
         bool_or(decision = 'require_confirmation') as has_require_confirmation,
@@ -30,12 +30,12 @@ checks as (
         min(sequence) filter (where decision in ('allow', 'require_confirmation')) as first_authorising_sequence
     from {{ ref('stg_trace__policy_checks') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    group by trace_id, tool_call_id
+    group by tenant_id, trace_id, tool_call_id
 ),
 
 results as (
     select
-        trace_id, tool_call_id,
+        tenant_id, trace_id, tool_call_id,
         count(*) as result_count,
         count(*) filter (where status in ('ok', 'error', 'timeout')) as executing_result_count,
         bool_or(status = 'ok') as has_ok_result,
@@ -46,45 +46,45 @@ results as (
         min(event_timestamp) as first_result_at
     from {{ ref('stg_trace__tool_results') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    group by trace_id, tool_call_id
+    group by tenant_id, trace_id, tool_call_id
 ),
 
 side_effects as (
     select
-        trace_id, tool_call_id,
+        tenant_id, trace_id, tool_call_id,
         count(*) as side_effect_count,
         count(*) filter (where reversible) as reversible_side_effect_count,
         min(sequence) as first_side_effect_sequence,
         max(event_timestamp) as last_side_effect_at
     from {{ ref('stg_trace__side_effects') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    group by trace_id, tool_call_id
+    group by tenant_id, trace_id, tool_call_id
 ),
 
 rollbacks as (
-    select trace_id, tool_call_id,
+    select tenant_id, trace_id, tool_call_id,
            count(*) filter (where status = 'ok') as successful_rollback_count,
            max(event_timestamp) filter (where status = 'ok') as rolled_back_at
     from {{ ref('stg_trace__rollbacks') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    group by trace_id, tool_call_id
+    group by tenant_id, trace_id, tool_call_id
 ),
 
 responses as (
-    select trace_id, tool_call_id,
+    select tenant_id, trace_id, tool_call_id,
            count(*) as confirmation_response_count,
            min(sequence) filter (where decision = 'approved') as first_approval_sequence,
            arg_max(decision, sequence) as last_confirmation_decision
     from {{ ref('stg_trace__confirmation_responses') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    group by trace_id, tool_call_id
+    group by tenant_id, trace_id, tool_call_id
 ),
 
 requests as (
-    select trace_id, tool_call_id, count(*) as confirmation_request_count
+    select tenant_id, trace_id, tool_call_id, count(*) as confirmation_request_count
     from {{ ref('stg_trace__confirmation_requests') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    group by trace_id, tool_call_id
+    group by tenant_id, trace_id, tool_call_id
 ),
 
 -- The chain's first attempt where it is another call (NULL for a first attempt), as a plain
@@ -97,7 +97,7 @@ calls_with_chain as (
         coalesce(chains.chain_position, 0) as chain_position,
         nullif(chains.chain_root_tool_call_id, calls.tool_call_id) as earlier_root_tool_call_id
     from calls
-    left join chains using (trace_id, tool_call_id)
+    left join chains using (tenant_id, trace_id, tool_call_id)
 ),
 
 lifecycle as (
@@ -146,23 +146,29 @@ lifecycle as (
         rollbacks.rolled_back_at
     from calls_with_chain as calls
     left join checks as own_checks
-        on own_checks.trace_id = calls.trace_id and own_checks.tool_call_id = calls.tool_call_id
+        on own_checks.tenant_id = calls.tenant_id and own_checks.trace_id = calls.trace_id
+       and own_checks.tool_call_id = calls.tool_call_id
     left join checks as root_checks
-        on root_checks.trace_id = calls.trace_id
+        on root_checks.tenant_id = calls.tenant_id and root_checks.trace_id = calls.trace_id
        and root_checks.tool_call_id = calls.earlier_root_tool_call_id
     left join responses as own_responses
-        on own_responses.trace_id = calls.trace_id and own_responses.tool_call_id = calls.tool_call_id
+        on own_responses.tenant_id = calls.tenant_id and own_responses.trace_id = calls.trace_id
+       and own_responses.tool_call_id = calls.tool_call_id
     left join responses as root_responses
-        on root_responses.trace_id = calls.trace_id
+        on root_responses.tenant_id = calls.tenant_id and root_responses.trace_id = calls.trace_id
        and root_responses.tool_call_id = calls.earlier_root_tool_call_id
     left join requests as own_requests
-        on own_requests.trace_id = calls.trace_id and own_requests.tool_call_id = calls.tool_call_id
+        on own_requests.tenant_id = calls.tenant_id and own_requests.trace_id = calls.trace_id
+       and own_requests.tool_call_id = calls.tool_call_id
     left join results
-        on results.trace_id = calls.trace_id and results.tool_call_id = calls.tool_call_id
+        on results.tenant_id = calls.tenant_id and results.trace_id = calls.trace_id
+       and results.tool_call_id = calls.tool_call_id
     left join side_effects
-        on side_effects.trace_id = calls.trace_id and side_effects.tool_call_id = calls.tool_call_id
+        on side_effects.tenant_id = calls.tenant_id and side_effects.trace_id = calls.trace_id
+       and side_effects.tool_call_id = calls.tool_call_id
     left join rollbacks
-        on rollbacks.trace_id = calls.trace_id and rollbacks.tool_call_id = calls.tool_call_id
+        on rollbacks.tenant_id = calls.tenant_id and rollbacks.trace_id = calls.trace_id
+       and rollbacks.tool_call_id = calls.tool_call_id
 ),
 
 with_execution as (
@@ -176,16 +182,17 @@ with_execution as (
 -- The calls whose execution a confirmation can cover: its own, and its chain's first attempt's
 -- (two equi-join keys rather than an IN-list join, which DuckDB would run as a nested loop).
 coverage as (
-    select trace_id, tool_call_id, tool_call_id as covering_tool_call_id, execution_sequence, arguments
+    select tenant_id, trace_id, tool_call_id, tool_call_id as covering_tool_call_id, execution_sequence, arguments
     from with_execution where executed
     union all
-    select trace_id, tool_call_id, chain_root_tool_call_id, execution_sequence, arguments
+    select tenant_id, trace_id, tool_call_id, chain_root_tool_call_id, execution_sequence, arguments
     from with_execution where executed and chain_root_tool_call_id <> tool_call_id
 ),
 
 -- R10: the arguments shown in each approved confirmation that covers the execution.
 approved_arguments as (
     select
+        coverage.tenant_id,
         coverage.trace_id,
         coverage.tool_call_id,
         count(*) as approved_confirmations_with_arguments,
@@ -193,13 +200,14 @@ approved_arguments as (
             as approved_arguments_match
     from coverage
     join {{ ref('int_confirmations') }} as confirmations
-        on confirmations.trace_id = coverage.trace_id
+        on confirmations.tenant_id = coverage.tenant_id
+       and confirmations.trace_id = coverage.trace_id
        and confirmations.tool_call_id = coverage.covering_tool_call_id
        and confirmations.decision = 'approved'
        and confirmations.response_sequence < coverage.execution_sequence
        and confirmations.arguments_shown is not null
     where true {{ pending_traces_only('confirmations.trace_id') }}
-    group by coverage.trace_id, coverage.tool_call_id
+    group by coverage.tenant_id, coverage.trace_id, coverage.tool_call_id
 )
 
 select
@@ -212,4 +220,4 @@ select
     case when executed then coalesce(first_result_at, last_side_effect_at) end as finished_at,
     {{ current_model_build_seq() }}::bigint as model_build_seq
 from with_execution
-left join approved_arguments using (trace_id, tool_call_id)
+left join approved_arguments using (tenant_id, trace_id, tool_call_id)

@@ -9,71 +9,74 @@ with calls as (
 
 wrong_tool as (
     -- a call failed as not applicable and a different tool was called after it
-    select failed.trace_id,
+    select failed.tenant_id, failed.trace_id,
            -- a full ORDER BY, not arg_min: ties would make the reason differ between rebuilds
            first(format('{} failed with {}; {} was called next', failed.tool_name, failed.error_type, later.tool_name)
                  order by failed.request_sequence, later.request_sequence) as wrong_tool_reason
     from calls as failed
     join calls as later
-        on later.trace_id = failed.trace_id
+        on later.tenant_id = failed.tenant_id
+       and later.trace_id = failed.trace_id
        and later.request_sequence > failed.request_sequence
        and later.tool_name is distinct from failed.tool_name
     where failed.result_status = 'error'
       and failed.error_type in ({{ string_list_var('wrong_tool_error_types') }})
-    group by failed.trace_id
+    group by failed.tenant_id, failed.trace_id
 ),
 
 failed_validation as (
-    select trace_id,
+    select tenant_id, trace_id,
            arg_min(format('{} result failed validation ({})', tool_name, error_type), request_sequence) as reason
     from calls
     where result_status in ('error', 'timeout')
       and error_type in ({{ string_list_var('bad_parameters_error_types') }})
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 changed_retries as (
-    select retry.trace_id,
+    select retry.tenant_id, retry.trace_id,
            arg_min(format('{} was retried with changed arguments', retry.tool_name), retry.request_sequence) as reason
     from calls as retry
     join calls as original
-        on original.trace_id = retry.trace_id and original.tool_call_id = retry.retry_of
+        on original.tenant_id = retry.tenant_id and original.trace_id = retry.trace_id
+       and original.tool_call_id = retry.retry_of
     where not coalesce({{ json_equal('retry.arguments', 'original.arguments') }}, false)
-    group by retry.trace_id
+    group by retry.tenant_id, retry.trace_id
 ),
 
 repeated_calls as (
     -- the same tool called more than once with the same arguments (exact JSON text)
-    select trace_id,
+    select tenant_id, trace_id,
            first(format('{} called {} times with identical arguments', tool_name, repeats)
                  order by repeats desc, tool_name, arguments_text) as reason
     from (
-        select trace_id, tool_name, arguments::varchar as arguments_text, count(*) as repeats
+        select tenant_id, trace_id, tool_name, arguments::varchar as arguments_text, count(*) as repeats
         from calls
         group by all
         having count(*) > 1
     )
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 traces as (
-    select trace_id, intent, final_status, final_result_sequence, first_error_event_sequence, first_model_error_sequence,
+    select tenant_id, trace_id, intent, final_status, final_result_sequence, first_error_event_sequence, first_model_error_sequence,
            first_delivery_date
     from {{ ref('int_trace_facts') }}
     where true {{ pending_traces_only() }}
 ),
 
 failures as (
-    select trace_id, min(first_result_sequence) as first_failed_sequence,
+    select tenant_id, trace_id, min(first_result_sequence) as first_failed_sequence,
            count(*) filter (where chain_position > 0) as retry_count,
            count(*) as tool_call_count
     from calls
     where true
-    group by trace_id
+    group by tenant_id, trace_id
 )
 
 select
     traces.trace_id,
+    traces.tenant_id,
     traces.intent,
     traces.first_delivery_date,
     coalesce(failures.tool_call_count, 0) as tool_call_count,
@@ -86,12 +89,12 @@ select
          then 'an error or failed attempt was followed by a successful final result' end as recovered_reason,
     {{ current_model_build_seq() }}::bigint as model_build_seq
 from traces
-left join failures using (trace_id)
+left join failures using (tenant_id, trace_id)
 left join (
-    select trace_id, min(first_result_sequence) as first_failed_sequence
-    from calls where result_status in ('error', 'timeout', 'denied') group by trace_id
-) as failed_calls using (trace_id)
-left join wrong_tool using (trace_id)
-left join failed_validation using (trace_id)
-left join changed_retries using (trace_id)
-left join repeated_calls using (trace_id)
+    select tenant_id, trace_id, min(first_result_sequence) as first_failed_sequence
+    from calls where result_status in ('error', 'timeout', 'denied') group by tenant_id, trace_id
+) as failed_calls using (tenant_id, trace_id)
+left join wrong_tool using (tenant_id, trace_id)
+left join failed_validation using (tenant_id, trace_id)
+left join changed_retries using (tenant_id, trace_id)
+left join repeated_calls using (tenant_id, trace_id)

@@ -1,6 +1,8 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
--- One row per trace: identity, completeness facts (R1, R7) and the outcome's inputs.
+-- One row per trace: identity, completeness facts (R1, R7, R7T) and the outcome's inputs.
+-- A trace is (tenant_id, trace_id) (docs/trace-format.md, "Tenant scope"): events of two tenants that
+-- share a trace_id are two traces, never combined; claiming_tenant_count > 1 flags them (R7T).
 with events as (
     select *
     from {{ ref('stg_trace__events') }}
@@ -8,26 +10,26 @@ with events as (
 ),
 
 spans as (
-    select distinct trace_id, span_id from events
+    select distinct tenant_id, trace_id, span_id from events
 ),
 
 orphan_parents as (
     -- events whose parent_span_id names no span of the same trace (R7)
-    select events.trace_id, count(*) as orphan_parent_count,
+    select events.tenant_id, events.trace_id, count(*) as orphan_parent_count,
            arg_min(events.event_id, events.sequence) as first_orphan_event_id
     from events
     anti join spans
-        on spans.trace_id = events.trace_id and spans.span_id = events.parent_span_id
+        on spans.tenant_id = events.tenant_id and spans.trace_id = events.trace_id
+       and spans.span_id = events.parent_span_id
     where events.parent_span_id is not null
-    group by events.trace_id
+    group by events.tenant_id, events.trace_id
 ),
 
 per_trace as (
     select
         trace_id,
+        tenant_id,
         -- identity from the request when there is one, else from the first event
-        coalesce(arg_min(tenant_id, sequence) filter (where event_type = 'user_request'),
-                 arg_min(tenant_id, sequence)) as tenant_id,
         coalesce(arg_min(user_id, sequence) filter (where event_type = 'user_request'),
                  arg_min(user_id, sequence)) as user_id,
         coalesce(arg_min(session_id, sequence) filter (where event_type = 'user_request'),
@@ -48,37 +50,39 @@ per_trace as (
         count(*) filter (where event_type = 'error') as error_event_count,
         min(sequence) filter (where event_type = 'error') as first_error_event_sequence,
         min(delivery_date) as first_delivery_date,
-        max(delivery_date) as last_delivery_date
+        max(delivery_date) as last_delivery_date,
+        -- how many tenants' events carry this trace_id (more than one: finding R7T)
+        count(*) over (partition by trace_id) as claiming_tenant_count
     from events
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 requests as (
-    select trace_id, arg_min(request_text, sequence) as request_text, arg_min(intent, sequence) as intent,
+    select tenant_id, trace_id, arg_min(request_text, sequence) as request_text, arg_min(intent, sequence) as intent,
            arg_min(channel, sequence) as channel
     from {{ ref('stg_trace__user_requests') }}
     where true {{ pending_trace_events_only() }}
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 finals as (
-    select trace_id, arg_max(status, sequence) as final_status, arg_max(output_text, sequence) as final_output,
+    select tenant_id, trace_id, arg_max(status, sequence) as final_status, arg_max(output_text, sequence) as final_output,
            max(event_timestamp) as final_result_at, max(sequence) as final_result_sequence
     from {{ ref('stg_trace__final_results') }}
     where true {{ pending_trace_events_only() }}
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 plans as (
-    select trace_id, max(step_count) as planned_step_count
+    select tenant_id, trace_id, max(step_count) as planned_step_count
     from {{ ref('stg_trace__plans') }}
     -- OTLP step records are plan events that are not plans (docs/otlp.md)
     where not is_otlp_step {{ pending_trace_events_only() }}
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 models as (
-    select trace_id,
+    select tenant_id, trace_id,
            count(*) as model_call_count,
            count(*) filter (where status = 'error') as model_error_count,
            min(sequence) filter (where status = 'error') as first_model_error_sequence,
@@ -86,15 +90,15 @@ models as (
            sum(coalesce(output_tokens, 0)) as output_tokens
     from {{ ref('stg_trace__model_calls') }}
     where true {{ pending_trace_events_only() }}
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 feedback as (
     -- the latest rating given wins
-    select trace_id, arg_max(rating, event_timestamp) as feedback_rating, count(*) as feedback_count
+    select tenant_id, trace_id, arg_max(rating, event_timestamp) as feedback_rating, count(*) as feedback_count
     from {{ ref('stg_trace__feedback') }}
     where true {{ pending_trace_events_only() }}
-    group by trace_id
+    group by tenant_id, trace_id
 )
 
 select
@@ -121,9 +125,9 @@ select
     coalesce(feedback.feedback_count, 0) as feedback_count,
     {{ current_model_build_seq() }}::bigint as model_build_seq
 from per_trace
-left join orphan_parents using (trace_id)
-left join requests using (trace_id)
-left join finals using (trace_id)
-left join plans using (trace_id)
-left join models using (trace_id)
-left join feedback using (trace_id)
+left join orphan_parents using (tenant_id, trace_id)
+left join requests using (tenant_id, trace_id)
+left join finals using (tenant_id, trace_id)
+left join plans using (tenant_id, trace_id)
+left join models using (tenant_id, trace_id)
+left join feedback using (tenant_id, trace_id)

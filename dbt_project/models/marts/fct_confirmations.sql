@@ -9,8 +9,8 @@ select
     confirmations.trace_id::varchar as trace_id,
     confirmations.tool_call_id::varchar as tool_call_id,
     confirmations.tenant_id::varchar as tenant_id,
-    confirmations.agent_name::varchar as agent_name,
-    confirmations.agent_version::varchar as agent_version,
+    redact_text(confirmations.agent_name)::varchar as agent_name,
+    redact_text(confirmations.agent_version)::varchar as agent_version,
     redact_text(calls.tool_name)::varchar as tool_name,
     redact_text(confirmations.prompt)::varchar as prompt,
     redact_json(confirmations.arguments_shown)::json as arguments_shown,
@@ -31,5 +31,6 @@ left join (
     select * from {{ ref('int_tool_call_lifecycle') }}
     where true {{ pending_traces_only() }}
 ) as calls
-    on calls.trace_id = confirmations.trace_id and calls.tool_call_id = confirmations.tool_call_id
+    on calls.tenant_id = confirmations.tenant_id and calls.trace_id = confirmations.trace_id
+   and calls.tool_call_id = confirmations.tool_call_id
 where true {{ pending_traces_only('confirmations.trace_id') }}

@@ -1,6 +1,6 @@
 {{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
 
--- One row per trace: what the user asked, how the run ended, what it cost, and how it went.
+-- One row per trace (tenant_id, trace_id): what the user asked, how the run ended, what it cost, and how it went.
 -- The request, the final output and the user leave redacted (docs/security.md).
 with traces as (
     select * from {{ ref('int_trace_facts') }}
@@ -9,6 +9,7 @@ with traces as (
 
 calls as (
     select
+        tenant_id,
         trace_id,
         count(*) as tool_call_count,
         count(*) filter (where result_status in ('error', 'timeout')) as failed_tool_call_count,
@@ -18,14 +19,14 @@ calls as (
     from {{ ref('int_tool_call_lifecycle') }}
     -- a 'calls' model: a trace whose calls did not change keeps the rows of an earlier build
     where true {{ pending_trace_events_only('trace_id', 'request_delivery_date') }}
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 breaches as (
-    select trace_id, count(*) as breach_count
+    select tenant_id, trace_id, count(*) as breach_count
     from {{ ref('audit_violations') }}
     where true {{ pending_trace_ids_only() }}  -- small table: no build-seq column
-    group by trace_id
+    group by tenant_id, trace_id
 ),
 
 combined as (
@@ -39,8 +40,8 @@ combined as (
               traces.first_model_error_sequence) as first_error_sequence,
         coalesce(breaches.breach_count, 0) as breach_count
     from traces
-    left join calls using (trace_id)
-    left join breaches using (trace_id)
+    left join calls using (tenant_id, trace_id)
+    left join breaches using (tenant_id, trace_id)
 )
 
 select
@@ -48,8 +49,8 @@ select
     redact_text(session_id)::varchar as session_id,
     tenant_id::varchar as tenant_id,
     redact_text(user_id)::varchar as user_id,
-    agent_name::varchar as agent_name,
-    agent_version::varchar as agent_version,
+    redact_text(agent_name)::varchar as agent_name,
+    redact_text(agent_version)::varchar as agent_version,
     redact_text(intent)::varchar as intent,
     redact_text(request_text)::varchar as request_text,
     redact_text(channel)::varchar as channel,

@@ -9,12 +9,12 @@ select
     checks.trace_id::varchar as trace_id,
     checks.tool_call_id::varchar as tool_call_id,
     checks.tenant_id::varchar as tenant_id,
-    checks.agent_name::varchar as agent_name,
-    checks.agent_version::varchar as agent_version,
+    redact_text(checks.agent_name)::varchar as agent_name,
+    redact_text(checks.agent_version)::varchar as agent_version,
     redact_text(calls.tool_name)::varchar as tool_name,
     calls.access::varchar as access,
-    checks.policy::varchar as policy,
-    checks.permission::varchar as permission,
+    redact_text(checks.policy)::varchar as policy,
+    redact_text(checks.permission)::varchar as permission,
     redact_text(checks.principal)::varchar as principal,
     checks.decision::varchar as decision,
     redact_text(checks.reason)::varchar as reason,
@@ -28,5 +28,6 @@ left join (
     select * from {{ ref('int_tool_call_lifecycle') }}
     where true {{ pending_traces_only() }}
 ) as calls
-    on calls.trace_id = checks.trace_id and calls.tool_call_id = checks.tool_call_id
+    on calls.tenant_id = checks.tenant_id and calls.trace_id = checks.trace_id
+   and calls.tool_call_id = checks.tool_call_id
 where true {{ pending_trace_events_only('checks.trace_id', 'checks.delivery_date') }}

@@ -5,7 +5,7 @@
 -- resource for the same tool call) and whether it still can be. Rollbacks match on the real
 -- resource_id; resource_id and rollback_ref leave redacted (docs/security.md).
 with rollbacks as (
-    select trace_id, tool_call_id, resource_type, resource_id,
+    select tenant_id, trace_id, tool_call_id, resource_type, resource_id,
            min(event_timestamp) filter (where status = 'ok') as rolled_back_at,
            arg_max(status, sequence) as last_rollback_status
     from {{ ref('stg_trace__rollbacks') }}
@@ -18,10 +18,10 @@ select
     effects.trace_id::varchar as trace_id,
     effects.tool_call_id::varchar as tool_call_id,
     effects.tenant_id::varchar as tenant_id,
-    effects.agent_name::varchar as agent_name,
-    effects.agent_version::varchar as agent_version,
+    redact_text(effects.agent_name)::varchar as agent_name,
+    redact_text(effects.agent_version)::varchar as agent_version,
     redact_text(calls.tool_name)::varchar as tool_name,
-    effects.resource_type::varchar as resource_type,
+    redact_text(effects.resource_type)::varchar as resource_type,
     redact_text(effects.resource_id)::varchar as resource_id,
     effects.operation::varchar as operation,
     coalesce(effects.reversible, false)::boolean as reversible,
@@ -34,7 +34,8 @@ select
     effects.delivery_date::date as delivery_date
 from {{ ref('stg_trace__side_effects') }} as effects
 left join rollbacks
-    on rollbacks.trace_id = effects.trace_id
+    on rollbacks.tenant_id = effects.tenant_id
+   and rollbacks.trace_id = effects.trace_id
    and rollbacks.tool_call_id is not distinct from effects.tool_call_id
    and rollbacks.resource_type is not distinct from effects.resource_type
    and rollbacks.resource_id is not distinct from effects.resource_id
@@ -42,5 +43,6 @@ left join (
     select * from {{ ref('int_tool_call_lifecycle') }}
     where true {{ pending_traces_only() }}
 ) as calls
-    on calls.trace_id = effects.trace_id and calls.tool_call_id = effects.tool_call_id
+    on calls.tenant_id = effects.tenant_id and calls.trace_id = effects.trace_id
+   and calls.tool_call_id = effects.tool_call_id
 where true {{ pending_trace_events_only('effects.trace_id', 'effects.delivery_date') }}

@@ -3,7 +3,7 @@
 dagster-ge needs GX < 1.0, so this module wraps GX itself: one ephemeral GX context per check step,
 a pandas batch holding ONE partition slice (only the columns the suite reads) or aggregates computed
 in DuckDB — never a whole table — and one Dagster asset check per suite, with the GX result
-summarised in its metadata.
+summarised in its metadata (the unexpected values it names pass through redact_text first).
 
 Partition slices: staging views by `delivery_date`; marts and intermediate models by the traces
 whose evidence completed in the partition (`fct_outcomes.last_delivery_date`, the day their audit
@@ -42,6 +42,7 @@ from trace_platform.defs.quality.common import (
     warehouse_connection,
 )
 from trace_platform.defs.quality.thresholds import Thresholds, load_thresholds
+from trace_platform.lib.redaction import redact_values
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -73,11 +74,12 @@ BY_LAST_DELIVERY_DATE = "last_delivery_date = {date}"
 Expectations = Callable[[Any, Thresholds], list]
 
 # The key of each table's rows: selected with every slice, named in the examples of failed expectations.
+# A trace is (tenant_id, trace_id): two tenants may use one trace_id (finding R7T).
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
-    "intermediate.int_confirmations": ("trace_id", "confirmation_id"),
-    "marts.fct_tool_calls": ("trace_id", "tool_call_id"),
-    "marts.fct_confirmations": ("trace_id", "confirmation_id"),
-    "marts.fct_outcomes": ("trace_id",),
+    "intermediate.int_confirmations": ("tenant_id", "trace_id", "confirmation_id"),
+    "marts.fct_tool_calls": ("tenant_id", "trace_id", "tool_call_id"),
+    "marts.fct_confirmations": ("tenant_id", "trace_id", "confirmation_id"),
+    "marts.fct_outcomes": ("tenant_id", "trace_id"),
 }
 DEFAULT_KEYS = ("event_id",)  # staging views, fct_model_calls, fct_permission_checks, fct_side_effects
 
@@ -256,9 +258,9 @@ STAGING_SUITES: list[Suite] = [
 MARTS = "marts"
 MART_SUITES: list[Suite] = [
     _keys_suite("intermediate", "int_confirmations", BY_PARTITION_TRACES, "trace_id", "confirmation_id",
-                compound=["trace_id", "confirmation_id"]),
+                compound=["tenant_id", "trace_id", "confirmation_id"]),
     _keys_suite(MARTS, "fct_tool_calls", BY_PARTITION_TRACES, "trace_id", "tool_call_id",
-                compound=["trace_id", "tool_call_id"]),
+                compound=["tenant_id", "trace_id", "tool_call_id"]),
     _values_suite(MARTS, "fct_tool_calls", BY_PARTITION_TRACES,
                   {"access": ACCESS_CLASSES, "mode": MODES, "policy_decision": [*POLICY_DECISIONS, "none"],
                    "confirmation_status": [*CONFIRMATION_DECISIONS, "no_response", "not_requested"],
@@ -276,7 +278,8 @@ MART_SUITES: list[Suite] = [
                                                                        mostly=t.model_version_min_share)],
         threshold=lambda t: t.model_version_min_share, threshold_key="gx.model_version_min_share",
         observed="share_expected"),
-    _keys_suite(MARTS, "fct_outcomes", BY_LAST_DELIVERY_DATE, "trace_id", unique="trace_id"),
+    _keys_suite(MARTS, "fct_outcomes", BY_LAST_DELIVERY_DATE, "trace_id", "tenant_id",
+                compound=["tenant_id", "trace_id"]),
     _values_suite(MARTS, "fct_outcomes", BY_LAST_DELIVERY_DATE, {"final_status": [*FINAL_STATUSES, "no_final_result"]},
                   non_negative=["input_tokens", "output_tokens", "total_tokens", "tool_call_count", "event_count"]),
     Suite(
@@ -292,7 +295,7 @@ MART_SUITES: list[Suite] = [
     _keys_suite(MARTS, "fct_permission_checks", BY_PARTITION_TRACES, "event_id", "trace_id", unique="event_id"),
     _values_suite(MARTS, "fct_permission_checks", BY_PARTITION_TRACES, {"decision": POLICY_DECISIONS}),
     _keys_suite(MARTS, "fct_confirmations", BY_PARTITION_TRACES, "trace_id", "confirmation_id",
-                compound=["trace_id", "confirmation_id"]),
+                compound=["tenant_id", "trace_id", "confirmation_id"]),
     _values_suite(MARTS, "fct_confirmations", BY_PARTITION_TRACES,
                   {"decision": [*CONFIRMATION_DECISIONS, "no_response"]}, non_negative=["seconds_to_respond"]),
     _keys_suite(MARTS, "fct_side_effects", BY_PARTITION_TRACES, "event_id", "trace_id", unique="event_id"),
@@ -384,6 +387,22 @@ def _summarise(validation, limit: int, keys: Sequence[str] = ()) -> list[dict]:
         if exception.get("raised_exception"):
             entry["exception"] = str(exception.get("exception_message"))[:500]
         entries.append(entry)
+    return _redacted(entries)
+
+
+def _redacted(entries: list[dict]) -> list[dict]:
+    """The data values an entry copies (GX's unexpected values, an exception message that may quote
+    them) through redact_text, all of a suite in one query: the metadata shown in Dagster and stored
+    in audit.check_results never holds a secret a hostile trace put into a checked column
+    (docs/security.md). Ordinary values (statuses, numbers) are unchanged."""
+    values = [v for e in entries for v in e["unexpected_values"]] + [e.get("exception") for e in entries]
+    redacted = iter(redact_values(values))
+    for entry in entries:
+        entry["unexpected_values"] = [next(redacted) for _ in entry["unexpected_values"]]
+    for entry in entries:
+        message = next(redacted)
+        if message is not None:
+            entry["exception"] = message
     return entries
 
 

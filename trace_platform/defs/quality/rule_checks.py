@@ -1,4 +1,4 @@
-"""One Dagster asset check per audit rule R1-R8 and R10, on the mart its breaches are about.
+"""One Dagster asset check per audit rule R1-R8 and R10 and finding R7T, on the mart its breaches are about.
 
 Breach counts and rates are computed set-based in DuckDB from `audit.audit_violations` (breaches,
 by `detected_in_partition`) and `marts.fct_outcomes` (the units: traces, their tool calls and model
@@ -7,12 +7,12 @@ uses the same tables over the last `trailing_days` delivery days.
 
 | rule | asset | why there |
 |---|---|---|
-| R1, R7 | marts/fct_outcomes | trace-level facts: one row per trace |
+| R1, R7, R7T | marts/fct_outcomes | trace-level facts: one row per trace |
 | R2, R3, R4, R5, R10 | marts/fct_tool_calls | keyed by tool call |
 | R6 | marts/fct_side_effects | a side effect without an honest executed write |
 | R8 | marts/fct_model_calls | keyed by the model call |
 
-Trail-completeness rules (R1, R4, R7) fail with ERROR when the partition's rate exceeds
+Trail-completeness rules (R1, R4, R7, R7T) fail with ERROR when the partition's rate exceeds
 `rules.<R>.max_rate`; agent-compliance rules fail with WARN. None of them blocks (R9 and the schema
 contract are the blocking checks).
 """
@@ -43,6 +43,7 @@ from trace_platform.defs.quality.thresholds import load_thresholds
 RULE_ASSETS: dict[str, dg.AssetKey] = {
     "R1": FCT_OUTCOMES,
     "R7": FCT_OUTCOMES,
+    "R7T": FCT_OUTCOMES,
     "R2": FCT_TOOL_CALLS,
     "R3": FCT_TOOL_CALLS,
     "R4": FCT_TOOL_CALLS,
@@ -164,7 +165,7 @@ def evaluate_rules(con, partition: str, rule_ids: list[str], thresholds) -> list
 @dg.multi_asset_check(
     specs=RULE_CHECK_SPECS,
     name="audit_rule_checks",
-    description="Audit rules R1-R8 and R10 per partition, from audit.audit_violations and the marts.",
+    description="Audit rules R1-R8 and R10 and finding R7T per partition, from audit.audit_violations and the marts.",
     can_subset=True,
     op_tags=CHECK_OP_TAGS,
     pool="duckdb_writer",

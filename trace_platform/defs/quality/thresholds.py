@@ -13,7 +13,7 @@ import yaml
 
 DEFAULT_PATH = Path(__file__).with_name("thresholds.yaml")
 ENV_VAR = "TRACE_PLATFORM_QUALITY_THRESHOLDS"
-RULE_IDS = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10")
+RULE_IDS = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R7T", "R8", "R10")
 
 
 class ThresholdsError(ValueError):

@@ -22,6 +22,25 @@ from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_writ
 PARTITION_COLUMNS = ("delivery_date", "last_delivery_date")
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
+# Trace-scoped tables that gained tenant_id when traces became keyed by (tenant_id, trace_id)
+# (issue 17). Rows an older build wrote cannot be given their tenant in place, so the first build
+# on such a warehouse is a full refresh, once: afterwards the column is there.
+TENANT_KEYED_TABLES = (("intermediate", "int_tool_call_chains"), ("intermediate", "int_trace_eval_features"),
+                       ("eval", "eval_trace_labels"))
+
+
+def full_refresh_reason(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Why this warehouse's trace-scoped tables must be rebuilt from raw, or None."""
+    found = con.execute(
+        "SELECT table_schema, table_name, bool_or(column_name = 'tenant_id') FROM information_schema.columns "
+        "WHERE (table_schema, table_name) IN (SELECT unnest(?, recursive := true)) GROUP BY ALL",
+        [[{"s": s, "t": t} for s, t in TENANT_KEYED_TABLES]]).fetchall()
+    outdated = sorted(f"{schema}.{table}" for schema, table, has_tenant in found if not has_tenant)
+    if outdated:
+        return (f"{', '.join(outdated)} predate tenant-scoped trace keys: rebuilding every model from raw "
+                "once (dbt build --full-refresh)")
+    return None
+
 
 def table_metadata(con: duckdb.DuckDBPyConnection, keys: dict[str, dg.AssetKey], partition: str | None) -> dict:
     """Row count, per-partition row count and column schema of each model, from information_schema.
@@ -134,10 +153,20 @@ def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
     # the GX checks after this step import great_expectations: do it while dbt runs
     warm_in_background()
     with warehouse_write_lock(warehouse):
+        refresh_reason = None
+        if warehouse.exists():
+            con = connect_with_retry(lambda: duckdb.connect(str(warehouse), read_only=True), warehouse)
+            try:
+                refresh_reason = full_refresh_reason(con)
+            finally:
+                con.close()
+        if refresh_reason:
+            context.log.warning(refresh_reason)
         # The day goes to dbt as an environment variable, not a CLI var: see nightly_delivery_date
         # in macros/test_scope.sql. dbt.cli copies the environment when it starts the subprocess.
         with _environment(TRACE_PLATFORM_DELIVERY_DATE=context.partition_key):
-            invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+            invocation = dbt.cli(["build", *(["--full-refresh"] if refresh_reason else [])], context=context,
+                                 raise_on_error=False)
         events = list(invocation.stream())
         reuse_parse_state(invocation.target_path)
         # dbt has exited; still under the lock, describe what it built.
