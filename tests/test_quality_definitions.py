@@ -131,7 +131,7 @@ def test_jobs_schedules_and_sensors(defs):
     assert schedules["warehouse_compaction_schedule"].cron_schedule == "0 4 * * 0"  # weekly, off the nightly path
     assert defs.resolve_job_def("warehouse_compaction_job").tags["trace_platform/writes"] == "warehouse"
     assert {s.name for s in defs.sensors} == {"landing_sensor", "run_failure_alert_sensor",
-                                              "check_failure_alert_sensor"}
+                                              "check_failure_alert_sensor", "stale_run_sensor"}
 
 
 def test_checks_run_after_their_assets_and_the_collector_runs_last(defs):

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+import uuid
 from pathlib import Path
 
 import click
@@ -139,14 +140,31 @@ def run(start: str, end: str | None, landing: Path | None, warehouse: Path | Non
     instance = dg.DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("TRACE_PLATFORM_LOG_LEVEL", "WARNING")}}}}
     check_results = []
+    # A run whose process died keeps its pool slot for ever, and Dagster's in-process executor would
+    # wait for it in a busy loop deaf to Ctrl-C: recover dead runs, wait for live ones (bounded,
+    # interruptible), and guard the run while it executes (lib/stale_runs.py).
+    from trace_platform.lib import stale_runs
+
+    pools = set().union(*(node_def.pools for node_def in job.all_node_defs))
+    say = lambda line: click.echo(line, err=True)  # noqa: E731
     for day in tqdm(days, desc="nightly job", unit="day", disable=not sys.stderr.isatty()):
+        try:
+            stale_runs.wait_for_pools(instance, pools, say, recovered_by="trace-platform run")
+        except stale_runs.PoolBusyError as exc:
+            _fail(str(exc))
         click.echo(f"running nightly_trace_job for {day} ...", err=True)
         # dbt's own log lines go to the run's logs (visible in the UI), not to this terminal.
         captured = io.StringIO()
-        with contextlib.redirect_stdout(captured):
+        run_id = str(uuid.uuid4())
+        with contextlib.redirect_stdout(captured), stale_runs.PoolWaitGuard(
+                instance, run_id, say, recovered_by="trace-platform run") as guard:
             result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False,
-                                            run_config=quiet, tags={"trace_platform/launched_by": "cli"})
+                                            run_config=quiet, run_id=run_id,
+                                            tags={"trace_platform/launched_by": "cli",
+                                                  **stale_runs.current_process().tags()})
         check_results.append((day, result.get_asset_check_evaluations()))
+        if guard.stopped:
+            _fail(f"run {result.run_id} for {day} {guard.stopped}; marked failed")
         if not result.success:
             tail = "\n".join(captured.getvalue().splitlines()[-25:])
             click.echo(tail, err=True)
@@ -193,28 +211,51 @@ def _connect_read_only(warehouse_path: Path):
         _fail(f"cannot open warehouse {warehouse_path}: {str(exc).splitlines()[0]}")
 
 
+def _connect_live(warehouse_path: Path):
+    """The warehouse itself for `query --live`: read-only and confined like the reader (no file, no extension)."""
+    import duckdb
+
+    from trace_platform.lib.snapshot import connect_confined
+
+    if not warehouse_path.exists():
+        _fail(f"warehouse {warehouse_path} does not exist; run `trace-platform run` first")
+    try:
+        return connect_confined(warehouse_path)
+    except duckdb.Error as exc:
+        if "lock" in str(exc).lower():
+            _fail(f"warehouse {warehouse_path} is locked by another process (a run in progress?); try again")
+        _fail(f"cannot open warehouse {warehouse_path}: {str(exc).splitlines()[0]}")
+
+
 def _connect_for_query(warehouse: Path | None, reader: Path | None, live: bool):
-    """(connection, source): the published reader snapshot, or the warehouse itself (--live, or never published)."""
+    """(connection, source): the published reader snapshot (verified), or with --live the warehouse itself.
+
+    Both are confined: read-only, no file but the snapshot's own, no extension, configuration locked.
+    Nothing published yet: refused (the warehouse holds unredacted raw events)."""
     import duckdb
 
     from trace_platform.lib.snapshot import SnapshotError, connect_reader, snapshot_paths
 
     warehouse_path = settings.warehouse_path(warehouse)
     if live:
-        return _connect_read_only(warehouse_path), "warehouse"
+        return _connect_live(warehouse_path), "warehouse"
     try:
         paths = snapshot_paths(warehouse_path, reader)
     except SnapshotError as exc:
         _fail(str(exc))
-    if paths.reader.exists():
+    if os.path.lexists(paths.reader):
         try:
             return connect_reader(paths.reader), "reader"
+        except SnapshotError as exc:
+            _fail(str(exc))
         except duckdb.Error as exc:
             _fail(f"cannot open reader snapshot {paths.reader}: {str(exc).splitlines()[0]}")
     if reader is not None or os.environ.get("TRACE_PLATFORM_READER"):
         _fail(f"reader snapshot {paths.reader} does not exist; a successful `trace-platform run` publishes it")
-    # Nothing published yet (a fresh warehouse): read the warehouse itself, read-only.
-    return _connect_read_only(warehouse_path), "warehouse"
+    if not warehouse_path.exists():
+        _fail(f"warehouse {warehouse_path} does not exist; run `trace-platform run` first")
+    _fail(f"no reader snapshot published for {warehouse_path} yet: run the nightly job (`trace-platform run`) "
+          "to publish one, or use --live to query the warehouse itself")
 
 
 _NOT_IN_READER = ("raw.", "staging.", "intermediate.")
@@ -232,13 +273,22 @@ def query(sql: str, fmt: str, warehouse: Path | None, reader: Path | None, live:
     """Run a read-only SQL query against the published reader snapshot (marts, audit, eval).
 
     The snapshot is the state of the last successful nightly run; a running job never blocks it.
-    Before the first publish, and with --live, the warehouse itself is queried.
+    With --live the warehouse itself is queried. Only read-only statements run (SELECT, EXPLAIN SELECT,
+    DESCRIBE, SHOW, …), and only the snapshot's own files can be read.
     """
     import duckdb
 
+    from trace_platform.lib.snapshot import ReadOnlyQueryError, read_only_statements
+
+    try:
+        statements = read_only_statements(sql)
+    except ReadOnlyQueryError as exc:
+        _fail(str(exc))
     con, source = _connect_for_query(warehouse, reader, live)
     try:
-        relation = con.sql(sql)
+        for statement in statements[:-1]:
+            con.execute(statement)
+        relation = con.sql(statements[-1])
         if relation is None:
             return
         if fmt == "table":

@@ -16,6 +16,7 @@ from trace_platform.defs.maintenance.compaction import (  # noqa: E402
     warehouse_compaction_job,
     warehouse_compaction_schedule,
 )
+from trace_platform.defs.maintenance.stale_runs import stale_run_sensor  # noqa: E402
 from trace_platform.defs.publish.assets import publish_assets  # noqa: E402
 from trace_platform.defs.quality.check_results import check_results  # noqa: E402
 from trace_platform.defs.quality.freshness import (  # noqa: E402
@@ -40,7 +41,7 @@ def build_definitions() -> dg.Definitions:
                       marts_freshness_checks],
         jobs=[nightly_trace_job, freshness_check_job, warehouse_compaction_job],
         schedules=[nightly_trace_schedule, freshness_check_schedule, warehouse_compaction_schedule],
-        sensors=[landing_sensor, run_failure_alert_sensor, check_failure_alert_sensor],
+        sensors=[landing_sensor, run_failure_alert_sensor, check_failure_alert_sensor, stale_run_sensor],
         resources={"warehouse": warehouse_resource(), "dbt": dbt_resource()},
     )
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from trace_platform.defs.maintenance.stale_runs import guarded_in_process_executor
 from trace_platform.defs.quality.check_results import record_check_results_hook
 from trace_platform.defs.quality.freshness import marts_freshness_checks
 
@@ -20,12 +21,15 @@ from trace_platform.defs.quality.freshness import marts_freshness_checks
 # (RetryRequested, TRACE_PLATFORM_LOCK_RETRIES times, exponential backoff; lib/warehouse_lock.py).
 # Only lock conflicts are retried: a failing dbt test is not transient. The in-process executor's
 # retries are enabled by default.
+# The executor is the in-process one, guarded: it records the run worker's process on the run, so a
+# killed run is recognised and its pool slot freed, and a run blocked on the pool slot recovers a
+# dead holder and answers SIGINT/SIGTERM (defs/maintenance/stale_runs.py, lib/stale_runs.py).
 # The freshness checks are about the schedule, not about a partition: they run in their own job.
 nightly_trace_job = dg.define_asset_job(
     name="nightly_trace_job",
     selection=dg.AssetSelection.all() - dg.AssetSelection.checks(marts_freshness_checks),
     # partitioned by delivery day: inferred from the selected assets
-    executor_def=dg.in_process_executor,
+    executor_def=guarded_in_process_executor,
     hooks={record_check_results_hook},
     tags={"trace_platform/writes": "warehouse"},
     description="Ingest one delivery day, build every dbt model and run every check.",

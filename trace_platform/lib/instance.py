@@ -21,6 +21,16 @@ concurrency:
         limit: 1
   pools:
     default_limit: 1
+run_monitoring:
+  # The daemon fails runs stuck starting or canceling, and frees pool slots a finished run still
+  # holds. It cannot see a dead in-process run worker with the default run launcher: trace-platform
+  # checks the recorded process itself (lib/stale_runs.py; the CLI, and the stale_run_sensor).
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 60
+  free_slots_after_run_end_seconds: 60
 """
 
 
