@@ -57,6 +57,7 @@ AUDIT_QUERIES = {
 
 # --- measuring -----------------------------------------------------------------------------------
 
+
 def _tree_rss_bytes(root_pid: int) -> int:
     """Resident memory of a process and all its descendants, from /proc (Linux)."""
     children: dict[int, list[int]] = {}
@@ -84,8 +85,14 @@ def _tree_rss_bytes(root_pid: int) -> int:
 def measure(command: list[str], env: dict | None = None, stream_stderr: bool = False) -> dict:
     """Runs a command, sampling its process tree's memory every 50 ms; fails loudly on error."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})}, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=None if stream_stderr else subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=None if stream_stderr else subprocess.PIPE,
+        text=True,
+    )
     peak = 0
     done = threading.Event()
 
@@ -102,7 +109,9 @@ def measure(command: list[str], env: dict | None = None, stream_stderr: bool = F
     sampler.join()
     seconds = time.perf_counter() - started
     if process.returncode != 0:
-        raise SystemExit(f"benchmark step failed: {' '.join(command)}\n{stdout[-3000:]}\n{(stderr or '')[-3000:]}")
+        raise SystemExit(
+            f"benchmark step failed: {' '.join(command)}\n{stdout[-3000:]}\n{(stderr or '')[-3000:]}"
+        )
     return {"seconds": seconds, "peak_rss_bytes": peak, "stdout": stdout}
 
 
@@ -111,6 +120,7 @@ def python_step(code: str, env: dict | None = None) -> dict:
 
 
 # --- data ----------------------------------------------------------------------------------------
+
 
 def events_per_trace(seed: int) -> float:
     """The generator's mean trace size, from a small sample (its shapes do not depend on volume)."""
@@ -133,9 +143,18 @@ def landing_for(events: int, days: int, seed: int, dirty: bool) -> tuple[Path, d
 
         shutil.rmtree(landing, ignore_errors=True)
         traces = max(1, round(events / events_per_trace(seed)))
-        print(f"generating {days} day(s) x ~{events:,} events into {landing} ...", file=sys.stderr, flush=True)
-        generate(landing, days=days, traces_per_day=traces, seed=seed, start=FIRST_DAY, dirty=dirty,
-                 progress=sys.stderr.isatty())
+        print(
+            f"generating {days} day(s) x ~{events:,} events into {landing} ...", file=sys.stderr, flush=True
+        )
+        generate(
+            landing,
+            days=days,
+            traces_per_day=traces,
+            seed=seed,
+            start=FIRST_DAY,
+            dirty=dirty,
+            progress=sys.stderr.isatty(),
+        )
     return landing, json.loads(manifest_path.read_text())
 
 
@@ -144,7 +163,9 @@ def day(n: int) -> str:
 
 
 def day_events(manifest: dict, partition: str) -> int:
-    return manifest["days"][partition]["events_loaded"] if "days" in manifest else manifest["totals"]["events"]
+    return (
+        manifest["days"][partition]["events_loaded"] if "days" in manifest else manifest["totals"]["events"]
+    )
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -242,8 +263,12 @@ def fresh(path: Path) -> Path:
 
 
 def nightly(landing: Path, warehouse: Path, home: Path, start: str, end: str | None = None) -> dict:
-    env = {"TRACE_PLATFORM_LANDING": str(landing), "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
-           "DAGSTER_HOME": str(home), "TRACE_PLATFORM_PARTITIONS_START": FIRST_DAY.isoformat()}
+    env = {
+        "TRACE_PLATFORM_LANDING": str(landing),
+        "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
+        "DAGSTER_HOME": str(home),
+        "TRACE_PLATFORM_PARTITIONS_START": FIRST_DAY.isoformat(),
+    }
     # Not timed: prepare dbt's parse state for this warehouse, as `make install` does for the
     # configured one, so the night measured is a steady-state night (the nightly job hands its
     # parse state on to the next night anyway; only a first night on a new path parses in full).
@@ -253,9 +278,22 @@ def nightly(landing: Path, warehouse: Path, home: Path, start: str, end: str | N
 
 def dbt_build(warehouse: Path, partition: str, target: Path) -> dict:
     env = {"TRACE_PLATFORM_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return measure([str(BIN / "dbt"), "build", "--quiet", "--project-dir", str(ROOT / "dbt_project"),
-                    "--profiles-dir", str(ROOT / "dbt_project"), "--target-path", str(target),
-                    "--vars", json.dumps({"delivery_date": partition})], env)
+    return measure(
+        [
+            str(BIN / "dbt"),
+            "build",
+            "--quiet",
+            "--project-dir",
+            str(ROOT / "dbt_project"),
+            "--profiles-dir",
+            str(ROOT / "dbt_project"),
+            "--target-path",
+            str(target),
+            "--vars",
+            json.dumps({"delivery_date": partition}),
+        ],
+        env,
+    )
 
 
 def run_queries(warehouse: Path, repeats: int = 5) -> dict[str, float]:
@@ -308,9 +346,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--clean", action="store_true", help="generate without dirty lines")
     parser.add_argument("--out", type=Path, help="results file (default benchmarks/results/<date>.json)")
-    parser.add_argument("--keep-history", action="store_true",
-                        help="copy the history warehouse before step 4 (benchmarks/data/work/history-before-"
-                             "step-4.duckdb), to profile or replay the incremental day without reloading")
+    parser.add_argument(
+        "--keep-history",
+        action="store_true",
+        help="copy the history warehouse before step 4 (benchmarks/data/work/history-before-"
+        "step-4.duckdb), to profile or replay the incremental day without reloading",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "true")
@@ -334,8 +375,12 @@ def main(argv: list[str] | None = None) -> None:
     rows.append(row("1. baseline: DuckDB read_json, explicit columns", baseline, events, None))
     base_s = baseline["seconds"]
 
-    ingest = measure(with_args(INGEST, str(landing), str(fresh(work / "ingest.duckdb")), target_day, threads, memory))
-    rows.append(row("2. ingestion: validate, dedupe, quarantine, account", ingest, events, base_s, "<= 2.5 x"))
+    ingest = measure(
+        with_args(INGEST, str(landing), str(fresh(work / "ingest.duckdb")), target_day, threads, memory)
+    )
+    rows.append(
+        row("2. ingestion: validate, dedupe, quarantine, account", ingest, events, base_s, "<= 2.5 x")
+    )
 
     models = dbt_build(work / "ingest.duckdb", target_day, work / "dbt_target")
     rows.append(row("   dbt build of all models on that day", models, events, base_s, "< 30 s"))
@@ -348,32 +393,67 @@ def main(argv: list[str] | None = None) -> None:
     if history_days:
         history_wh, history_home = fresh(work / "history.duckdb"), fresh(work / "home_history")
         print(f"loading {history_days} days of history ...", file=sys.stderr, flush=True)
-        history = measure(with_args(HISTORY, str(landing), str(history_wh), str(work / "dbt_history"), threads,
-                                    memory, str(ROOT), *(day(n) for n in range(1, history_days + 1))),
-                          stream_stderr=True)
-        rows.append(row(f"   history days 1-{history_days}: nightly work + weekly compaction", history,
-                        sum(day_events(manifest, day(n)) for n in range(1, history_days + 1)), None))
-        results["history_per_day"] = [json.loads(line) for line in history["stdout"].splitlines()
-                                   if line.startswith("{")]
+        history = measure(
+            with_args(
+                HISTORY,
+                str(landing),
+                str(history_wh),
+                str(work / "dbt_history"),
+                threads,
+                memory,
+                str(ROOT),
+                *(day(n) for n in range(1, history_days + 1)),
+            ),
+            stream_stderr=True,
+        )
+        rows.append(
+            row(
+                f"   history days 1-{history_days}: nightly work + weekly compaction",
+                history,
+                sum(day_events(manifest, day(n)) for n in range(1, history_days + 1)),
+                None,
+            )
+        )
+        results["history_per_day"] = [
+            json.loads(line) for line in history["stdout"].splitlines() if line.startswith("{")
+        ]
         if args.keep_history:  # outside the measured step: a copy of the file as step 4 finds it
             shutil.copyfile(history_wh, work / "history-before-step-4.duckdb")
         incremental = nightly(landing, history_wh, history_home, target_day)
-        incremental_row = row(f"4. nightly job for day {history_days + 1} on {history_days} days", incremental,
-                              events, base_s, "<= 1.3 x step 3")
+        incremental_row = row(
+            f"4. nightly job for day {history_days + 1} on {history_days} days",
+            incremental,
+            events,
+            base_s,
+            "<= 1.3 x step 3",
+        )
         incremental_row["ratio_to_empty"] = round(incremental["seconds"] / first["seconds"], 2)
         rows.append(incremental_row)
         for name, seconds in run_queries(history_wh).items():
-            rows.append(row(f"5. query: {name}", {"seconds": seconds, "peak_rss_bytes": 0}, None, None, "<= 0.5 s"))
+            rows.append(
+                row(f"5. query: {name}", {"seconds": seconds, "peak_rss_bytes": 0}, None, None, "<= 0.5 s")
+            )
 
     print_table(rows)
     if incremental_row:
-        print(f"incremental day / same day on an empty warehouse: {incremental_row['ratio_to_empty']:.2f} "
-              "(target <= 1.3)")
-    results.update({
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "events_per_day": events, "history_days": history_days, "dirty": dirty, "seed": args.seed,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-    })
+        print(
+            f"incremental day / same day on an empty warehouse: {incremental_row['ratio_to_empty']:.2f} "
+            "(target <= 1.3)"
+        )
+    results.update(
+        {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "events_per_day": events,
+            "history_days": history_days,
+            "dirty": dirty,
+            "seed": args.seed,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+        }
+    )
     out = args.out or RESULTS / f"{dt.date.today().isoformat()}-e{args.events}-d{history_days}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -28,10 +28,19 @@ class Trace:
     day: str = "2026-11-20"
     events: list[dict] = field(default_factory=list)
 
-    def add(self, event_type: str, payload: dict | None = None, *, span: str | None = None,
-            parent: str | None = "root", **envelope) -> dict:
+    def add(
+        self,
+        event_type: str,
+        payload: dict | None = None,
+        *,
+        span: str | None = None,
+        parent: str | None = "root",
+        **envelope,
+    ) -> dict:
         sequence = len(self.events)
-        span_id = span or ("root" if event_type in ("user_request", "final_result", "feedback") else f"s{sequence}")
+        span_id = span or (
+            "root" if event_type in ("user_request", "final_result", "feedback") else f"s{sequence}"
+        )
         event = {
             "schema_version": "1",
             "event_id": f"{self.trace_id}-e{sequence}",
@@ -55,19 +64,45 @@ class Trace:
     def request(self, text: str = "refund order 42", intent: str = "refund_order") -> dict:
         return self.add("user_request", {"text": text, "intent": intent})
 
-    def call(self, call_id: str, tool: str = "refund_order", *, access: str = "state_changing",
-             mode: str = "execute", arguments: dict | None = None, attempt: int = 1,
-             retry_of: str | None = None, requires_confirmation: bool = False) -> dict:
-        return self.add("tool_call", {
-            "tool_call_id": call_id, "tool_name": tool, "arguments": arguments or {"order_id": 42},
-            "access": access, "mode": mode, "attempt": attempt, "retry_of": retry_of,
-            "requires_confirmation": requires_confirmation})
+    def call(
+        self,
+        call_id: str,
+        tool: str = "refund_order",
+        *,
+        access: str = "state_changing",
+        mode: str = "execute",
+        arguments: dict | None = None,
+        attempt: int = 1,
+        retry_of: str | None = None,
+        requires_confirmation: bool = False,
+    ) -> dict:
+        return self.add(
+            "tool_call",
+            {
+                "tool_call_id": call_id,
+                "tool_name": tool,
+                "arguments": arguments or {"order_id": 42},
+                "access": access,
+                "mode": mode,
+                "attempt": attempt,
+                "retry_of": retry_of,
+                "requires_confirmation": requires_confirmation,
+            },
+        )
 
     def check(self, call_id: str, decision: str = "allow") -> dict:
-        return self.add("policy_check", {
-            "check_id": f"chk-{call_id}-{len(self.events)}", "tool_call_id": call_id,
-            "policy": "refunds@3", "permission": "orders:write", "principal": "u1",
-            "decision": decision, "reason": "test"})
+        return self.add(
+            "policy_check",
+            {
+                "check_id": f"chk-{call_id}-{len(self.events)}",
+                "tool_call_id": call_id,
+                "policy": "refunds@3",
+                "permission": "orders:write",
+                "principal": "u1",
+                "decision": decision,
+                "reason": "test",
+            },
+        )
 
     def confirm(self, call_id: str, decision: str = "approved", arguments: dict | None = None) -> None:
         confirmation_id = f"conf-{call_id}-{len(self.events)}"
@@ -75,25 +110,52 @@ class Trace:
         if arguments is not None:
             payload["arguments"] = arguments
         self.add("confirmation_request", payload)
-        self.add("confirmation_response", {"confirmation_id": confirmation_id, "tool_call_id": call_id,
-                                           "decision": decision, "responder": "u1"})
+        self.add(
+            "confirmation_response",
+            {
+                "confirmation_id": confirmation_id,
+                "tool_call_id": call_id,
+                "decision": decision,
+                "responder": "u1",
+            },
+        )
 
     def result(self, call_id: str, status: str = "ok", error_type: str | None = None) -> dict:
-        payload = {"tool_call_id": call_id, "status": status, "output": {"done": status == "ok"},
-                   "latency_ms": 120}
+        payload = {
+            "tool_call_id": call_id,
+            "status": status,
+            "output": {"done": status == "ok"},
+            "latency_ms": 120,
+        }
         if error_type:
             payload["error"] = {"type": error_type, "message": error_type}
         return self.add("tool_result", payload)
 
     def side_effect(self, call_id: str, resource_id: str = "order-42", reversible: bool = True) -> dict:
-        return self.add("side_effect", {"tool_call_id": call_id, "resource_type": "order",
-                                        "resource_id": resource_id, "operation": "update",
-                                        "reversible": reversible, "rollback_ref": f"rb-{resource_id}"})
+        return self.add(
+            "side_effect",
+            {
+                "tool_call_id": call_id,
+                "resource_type": "order",
+                "resource_id": resource_id,
+                "operation": "update",
+                "reversible": reversible,
+                "rollback_ref": f"rb-{resource_id}",
+            },
+        )
 
     def model_call(self, **overrides) -> dict:
-        payload = {"provider": "openai", "model": "gpt-x", "model_version": "2026-01-01",
-                   "purpose": "planning", "input_tokens": 100, "output_tokens": 20, "latency_ms": 300,
-                   "finish_reason": "stop", "status": "ok"}
+        payload = {
+            "provider": "openai",
+            "model": "gpt-x",
+            "model_version": "2026-01-01",
+            "purpose": "planning",
+            "input_tokens": 100,
+            "output_tokens": 20,
+            "latency_ms": 300,
+            "finish_reason": "stop",
+            "status": "ok",
+        }
         payload.update(overrides)
         return self.add("model_call", {k: v for k, v in payload.items() if v is not ...})
 
@@ -117,10 +179,16 @@ def write_day(landing: Path, day: str, events: list[dict], name: str = "events.j
 
 
 def dbt_env(warehouse: Path) -> dict:
-    return {**os.environ, "TRACE_PLATFORM_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return {
+        **os.environ,
+        "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
 
 
-def run_dbt(warehouse: Path, *args: str, day: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+def run_dbt(
+    warehouse: Path, *args: str, day: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     command = [DBT, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     if day:
         command += ["--vars", json.dumps({"delivery_date": day})]
@@ -128,7 +196,9 @@ def run_dbt(warehouse: Path, *args: str, day: str | None = None, check: bool = T
     command += ["--target-path", str(warehouse.parent / "dbt_target")]
     result = subprocess.run(command, env=dbt_env(warehouse), capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        )
     return result
 
 

@@ -40,8 +40,15 @@ def line(obj) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def write_lines(landing: Path, day: str, name: str, lines: list[str | bytes], *, gz: bool = False,
-                trailing_newline: bool = True) -> Path:
+def write_lines(
+    landing: Path,
+    day: str,
+    name: str,
+    lines: list[str | bytes],
+    *,
+    gz: bool = False,
+    trailing_newline: bool = True,
+) -> Path:
     folder = landing / day
     folder.mkdir(parents=True, exist_ok=True)
     raw = b"\n".join(x if isinstance(x, bytes) else x.encode() for x in lines)
@@ -71,13 +78,21 @@ def query(db: Path, sql: str, params=None) -> list[tuple]:
         con.close()
 
 
-def table_digest(db: Path, table: str, exclude: tuple[str, ...] = ("ingested_at", "loaded_at", "load_id")) -> list:
+def table_digest(
+    db: Path, table: str, exclude: tuple[str, ...] = ("ingested_at", "loaded_at", "load_id")
+) -> list:
     """All rows of a table without load-time columns, sorted: equal digests mean equal contents."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        cols = [r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = ? "
-            "ORDER BY ordinal_position", [table]).fetchall() if r[0] not in exclude]
+        cols = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = ? "
+                "ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+            if r[0] not in exclude
+        ]
         select = ", ".join(f'"{c}"::VARCHAR' for c in cols)
         return sorted(con.execute(f"SELECT {select} FROM {table}").fetchall(), key=repr)
     finally:

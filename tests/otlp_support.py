@@ -37,11 +37,27 @@ def attrs(**values) -> list[dict]:
     return [{"key": k.replace("__", "."), "value": v} for k, v in values.items()]
 
 
-def span(trace_id: str, span_id: str, name: str, start: float, end: float, parent: str | None = None,
-         attributes: list[dict] | None = None, status: dict | None = None, events: list[dict] | None = None,
-         kind: int | str = 1) -> dict:
-    out = {"traceId": trace_id, "spanId": span_id, "name": name, "kind": kind,
-           "startTimeUnixNano": str(ns(start)), "endTimeUnixNano": str(ns(end)), "attributes": attributes or []}
+def span(
+    trace_id: str,
+    span_id: str,
+    name: str,
+    start: float,
+    end: float,
+    parent: str | None = None,
+    attributes: list[dict] | None = None,
+    status: dict | None = None,
+    events: list[dict] | None = None,
+    kind: int | str = 1,
+) -> dict:
+    out = {
+        "traceId": trace_id,
+        "spanId": span_id,
+        "name": name,
+        "kind": kind,
+        "startTimeUnixNano": str(ns(start)),
+        "endTimeUnixNano": str(ns(end)),
+        "attributes": attributes or [],
+    }
     if parent:
         out["parentSpanId"] = parent
     if status is not None:
@@ -52,9 +68,18 @@ def span(trace_id: str, span_id: str, name: str, start: float, end: float, paren
 
 
 def traces_request(*spans: dict, resource: list[dict] | None = None, scope: str = "tests") -> dict:
-    return {"resourceSpans": [{"resource": {"attributes": resource if resource is not None else attrs(
-        service__name=s("test-agent"), trace_platform__tenant__id=s("acme"))},
-        "scopeSpans": [{"scope": {"name": scope}, "spans": list(spans)}]}]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": resource
+                    if resource is not None
+                    else attrs(service__name=s("test-agent"), trace_platform__tenant__id=s("acme"))
+                },
+                "scopeSpans": [{"scope": {"name": scope}, "spans": list(spans)}],
+            }
+        ]
+    }
 
 
 def write_otlp(landing: Path, day: str, name: str, lines: list[dict | str], *, gz: bool = False) -> Path:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-
 from dbt_support import Trace, write_day
 
 CLEAN_DAY, BROKEN_DAY = "2026-11-20", "2026-11-21"
@@ -78,11 +77,19 @@ def write_landing(landing: Path) -> None:
 @contextlib.contextmanager
 def environment(root: Path) -> Iterator[dict]:
     """Points the platform (landing, warehouse, alerts, Dagster home) at `root` for the duration."""
-    paths = {"landing": root / "landing", "warehouse": root / "warehouse.duckdb", "home": root / "dagster_home",
-             "alerts": root / "alerts.jsonl"}
+    paths = {
+        "landing": root / "landing",
+        "warehouse": root / "warehouse.duckdb",
+        "home": root / "dagster_home",
+        "alerts": root / "alerts.jsonl",
+    }
     paths["home"].mkdir(parents=True, exist_ok=True)
-    overrides = {"TRACE_PLATFORM_LANDING": str(paths["landing"]), "TRACE_PLATFORM_WAREHOUSE": str(paths["warehouse"]),
-                 "TRACE_PLATFORM_ALERT_FILE": str(paths["alerts"]), "DAGSTER_HOME": str(paths["home"])}
+    overrides = {
+        "TRACE_PLATFORM_LANDING": str(paths["landing"]),
+        "TRACE_PLATFORM_WAREHOUSE": str(paths["warehouse"]),
+        "TRACE_PLATFORM_ALERT_FILE": str(paths["alerts"]),
+        "DAGSTER_HOME": str(paths["home"]),
+    }
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
     try:
@@ -101,16 +108,23 @@ def run_nightly(instance: dg.DagsterInstance, day: str) -> dg.ExecuteInProcessRe
     job = build_definitions().resolve_job_def("nightly_trace_job")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     with contextlib.redirect_stdout(io.StringIO()):
-        return job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False, run_config=quiet)
+        return job.execute_in_process(
+            partition_key=day, instance=instance, raise_on_error=False, run_config=quiet
+        )
 
 
 def losing_one_loaded_row(real_ingest: Callable) -> Callable:
     """Wraps ingest_partition so that one loaded event vanishes afterwards: R9's accounting breaks."""
+
     def ingest(con: duckdb.DuckDBPyConnection, landing: Path, partition: str, *args, **kwargs):
         report = real_ingest(con, landing, partition, *args, **kwargs)
-        con.execute("DELETE FROM raw.trace_events WHERE event_id = (SELECT min(event_id) FROM raw.trace_events "
-                    "WHERE delivery_date = ?::DATE)", [partition])
+        con.execute(
+            "DELETE FROM raw.trace_events WHERE event_id = (SELECT min(event_id) FROM raw.trace_events "
+            "WHERE delivery_date = ?::DATE)",
+            [partition],
+        )
         return report
+
     return ingest
 
 

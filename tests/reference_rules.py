@@ -24,11 +24,23 @@ def load_events(warehouse: Path) -> list[dict]:
     try:
         rows = con.execute(
             "SELECT event_id, event_type, tenant_id, trace_id, span_id, parent_span_id, sequence, payload "
-            "FROM raw.trace_events").fetchall()
+            "FROM raw.trace_events"
+        ).fetchall()
     finally:
         con.close()
-    return [{"event_id": r[0], "event_type": r[1], "tenant_id": r[2], "trace_id": r[3], "span_id": r[4],
-             "parent_span_id": r[5], "sequence": r[6], "payload": json.loads(r[7])} for r in rows]
+    return [
+        {
+            "event_id": r[0],
+            "event_type": r[1],
+            "tenant_id": r[2],
+            "trace_id": r[3],
+            "span_id": r[4],
+            "parent_span_id": r[5],
+            "sequence": r[6],
+            "payload": json.loads(r[7]),
+        }
+        for r in rows
+    ]
 
 
 def json_equal(a, b) -> bool:
@@ -62,7 +74,8 @@ def _trace_breaches(trace_id: str, events: list[dict]) -> set[tuple]:
     sequences = sorted(e["sequence"] for e in events)
     spans = {e["span_id"] for e in events}
     if sequences != list(range(len(events))) or any(
-            e["parent_span_id"] is not None and e["parent_span_id"] not in spans for e in events):
+        e["parent_span_id"] is not None and e["parent_span_id"] not in spans for e in events
+    ):
         found.add(("R7", trace_id, None, None))
 
     # R8 model identity
@@ -81,8 +94,11 @@ def _trace_breaches(trace_id: str, events: list[dict]) -> set[tuple]:
         calls.setdefault(e["payload"].get("tool_call_id"), e)  # the first request of an id counts
     results, effects = of_call("tool_result"), of_call("side_effect")
     checks, responses = of_call("policy_check"), of_call("confirmation_response")
-    shown = {e["payload"].get("confirmation_id"): e["payload"]["arguments"]
-             for e in by_type["confirmation_request"] if "arguments" in e["payload"]}
+    shown = {
+        e["payload"].get("confirmation_id"): e["payload"]["arguments"]
+        for e in by_type["confirmation_request"]
+        if "arguments" in e["payload"]
+    }
 
     def chain_root(call_id: str) -> str:
         seen, current = {call_id}, call_id
@@ -95,8 +111,14 @@ def _trace_breaches(trace_id: str, events: list[dict]) -> set[tuple]:
 
     def executed(call_id: str) -> bool:
         call = calls.get(call_id)
-        return bool(call) and call["payload"].get("mode") == "execute" and (
-            any(r["payload"].get("status") in EXECUTING_RESULT for r in results[call_id]) or bool(effects[call_id]))
+        return (
+            bool(call)
+            and call["payload"].get("mode") == "execute"
+            and (
+                any(r["payload"].get("status") in EXECUTING_RESULT for r in results[call_id])
+                or bool(effects[call_id])
+            )
+        )
 
     for call_id, call in calls.items():
         payload = call["payload"]
@@ -111,8 +133,9 @@ def _trace_breaches(trace_id: str, events: list[dict]) -> set[tuple]:
             found.add(("R4", trace_id, call_id, None))
 
         # R5 no bypass
-        if "deny" in decisions and (any(r["payload"].get("status") == "ok" for r in results[call_id])
-                                    or effects[call_id]):
+        if "deny" in decisions and (
+            any(r["payload"].get("status") == "ok" for r in results[call_id]) or effects[call_id]
+        ):
             found.add(("R5", trace_id, call_id, None))
 
         if not executed(call_id):
@@ -121,13 +144,20 @@ def _trace_breaches(trace_id: str, events: list[dict]) -> set[tuple]:
 
         # R2 authorised write
         if payload.get("access") == "state_changing" and not any(
-                c["payload"].get("decision") in AUTHORISING and c["sequence"] < point for c in own_and_root_checks):
+            c["payload"].get("decision") in AUTHORISING and c["sequence"] < point for c in own_and_root_checks
+        ):
             found.add(("R2", trace_id, call_id, None))
 
-        approvals = [r for cid in covering for r in responses[cid]
-                     if r["payload"].get("decision") == "approved" and r["sequence"] < point]
+        approvals = [
+            r
+            for cid in covering
+            for r in responses[cid]
+            if r["payload"].get("decision") == "approved" and r["sequence"] < point
+        ]
         # R3 confirmed write
-        if (payload.get("requires_confirmation") is True or "require_confirmation" in decisions) and not approvals:
+        if (
+            payload.get("requires_confirmation") is True or "require_confirmation" in decisions
+        ) and not approvals:
             found.add(("R3", trace_id, call_id, None))
 
         # R10 approved what ran
@@ -168,9 +198,17 @@ def warehouse_breaches(warehouse: Path) -> set[tuple]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute(
-            "SELECT rule_id, tenant_id, trace_id, tool_call_id, event_id FROM audit.audit_violations").fetchall()
+            "SELECT rule_id, tenant_id, trace_id, tool_call_id, event_id FROM audit.audit_violations"
+        ).fetchall()
     finally:
         con.close()
-    return {(rule, tenant, trace, None if rule in ("R1", "R7", "R7T", "R8") else call,
-             event if rule == "R8" or (rule == "R6" and call is None) else None)
-            for rule, tenant, trace, call, event in rows}
+    return {
+        (
+            rule,
+            tenant,
+            trace,
+            None if rule in ("R1", "R7", "R7T", "R8") else call,
+            event if rule == "R8" or (rule == "R6" and call is None) else None,
+        )
+        for rule, tenant, trace, call, event in rows
+    }

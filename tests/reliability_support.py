@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 import duckdb
-
 from dbt_support import Trace, write_day
+
 from trace_platform.defs.ingest.loader import ingest_partition
 from trace_platform.defs.transform.project import DBT_PROJECT_DIR, dbt_project
 from trace_platform.lib.generator import generate
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Values an attacker controls (they arrive in trace events and file names): they must come out
 # verbatim, never as SQL.
 HOSTILE_TENANTS = ["'); DROP TABLE raw.trace_events; --", 'acme" OR 1=1 --', "ü🔥 \\ $(rm -rf /) ;"]
-HOSTILE_FILE = "it's; DROP TABLE raw.trace_events; -- \"x\".jsonl"
+HOSTILE_FILE = 'it\'s; DROP TABLE raw.trace_events; -- "x".jsonl'
 
 # Columns that legitimately differ between two runs over the same input (load ids and timestamps);
 # everything else must be identical. raw.trace_change_log is a log of publishes (one batch per
@@ -64,7 +64,7 @@ def hostile_traces(day: str) -> list[dict]:
     for i, tenant in enumerate(HOSTILE_TENANTS):
         trace = Trace(f"hostile-{i}'\"", tenant_id=tenant, agent=(f"bot'; --{i}", "1.0.0'"), day=day)
         trace.request(text="refund'); DELETE FROM marts.fct_outcomes; --", intent="refund_order")
-        trace.authorised_write(f"hostile-{i}.c1'", tool="refund_order\"; DROP")
+        trace.authorised_write(f"hostile-{i}.c1'", tool='refund_order"; DROP')
         trace.final()
         events += trace.events
     return events
@@ -73,8 +73,14 @@ def hostile_traces(day: str) -> list[dict]:
 def make_landing(root: Path, traces_per_day: int = 24, dirty: bool = True) -> Path:
     """Two generated days (dirty: duplicates, conflicts, bad lines; late events), plus hostile values."""
     landing = root / "landing"
-    generate(landing, days=len(DAYS), traces_per_day=traces_per_day, seed=5, start=dt.date.fromisoformat(DAYS[0]),
-             dirty=dirty)
+    generate(
+        landing,
+        days=len(DAYS),
+        traces_per_day=traces_per_day,
+        seed=5,
+        start=dt.date.fromisoformat(DAYS[0]),
+        dirty=dirty,
+    )
     write_day(landing, DAYS[0], hostile_traces(DAYS[0]), name=HOSTILE_FILE)
     return landing
 
@@ -99,18 +105,38 @@ def dbt_target() -> Path:
 
 
 def dbt_command(warehouse: Path, day: str, *extra: str, command: str = "build") -> list[str]:
-    return [DBT, command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(dbt_target()), "--vars", json.dumps({"delivery_date": day}), *extra]
+    return [
+        DBT,
+        command,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(dbt_target()),
+        "--vars",
+        json.dumps({"delivery_date": day}),
+        *extra,
+    ]
 
 
 def dbt_env(warehouse: Path) -> dict:
-    return {**os.environ, "TRACE_PLATFORM_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def dbt_build(warehouse: Path, day: str) -> None:
-    result = subprocess.run(dbt_command(warehouse, day, "--quiet"), env=dbt_env(warehouse), capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        dbt_command(warehouse, day, "--quiet"),
+        env=dbt_env(warehouse),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if result.returncode != 0:
         raise AssertionError(f"dbt build failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
 
@@ -123,7 +149,9 @@ def publish(warehouse: Path, **kwargs) -> PublishReport:
     return publish_warehouse(warehouse, tracked_tables=tracked_tables(), **kwargs)
 
 
-def run_day(warehouse: Path, landing: Path, day: str, *, publish_snapshot: bool = True) -> PublishReport | None:
+def run_day(
+    warehouse: Path, landing: Path, day: str, *, publish_snapshot: bool = True
+) -> PublishReport | None:
     """One nightly run of `day` without Dagster: the functions and commands its steps run."""
     ingest_day(warehouse, landing, day)
     dbt_build(warehouse, day)
@@ -141,6 +169,7 @@ def copy_warehouse(source: Path, target: Path) -> Path:
 
 # --- content hashes -------------------------------------------------------------------------------
 
+
 def _digest(rows: list[tuple]) -> str:
     digest = hashlib.sha256()
     for text in sorted(repr(r) for r in rows):
@@ -149,29 +178,48 @@ def _digest(rows: list[tuple]) -> str:
     return f"{len(rows)}:{digest.hexdigest()[:16]}"
 
 
-def relation_hashes(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] | None = None,
-                    include_history: bool = False, exact: bool = False) -> dict[str, str]:
+def relation_hashes(
+    con: duckdb.DuckDBPyConnection,
+    schemas: tuple[str, ...] | None = None,
+    include_history: bool = False,
+    exact: bool = False,
+) -> dict[str, str]:
     """Content hash of every table and view (all schemas, or `schemas`), without run-specific columns
     (`exact`: every column and row as stored)."""
     relations = con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
         "UNION ALL SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database() "
-        "AND NOT internal ORDER BY 1, 2").fetchall()
+        "AND NOT internal ORDER BY 1, 2"
+    ).fetchall()
     hashes = {}
     for schema, table in relations:
         if schemas is not None and schema not in schemas:
             continue
         if (schema, table) in HISTORY_TABLES and not include_history:
             continue
-        skip = set() if exact else (LOAD_COLUMNS | RUN_SPECIFIC_COLUMNS.get((schema, table), set())
-                                    | NONDETERMINISTIC_COLUMNS.get((schema, table), set()))
-        columns = [c for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? "
-            "AND table_name = ? ORDER BY column_index", [schema, table]).fetchall() if c not in skip]
+        skip = (
+            set()
+            if exact
+            else (
+                LOAD_COLUMNS
+                | RUN_SPECIFIC_COLUMNS.get((schema, table), set())
+                | NONDETERMINISTIC_COLUMNS.get((schema, table), set())
+            )
+        )
+        columns = [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? "
+                "AND table_name = ? ORDER BY column_index",
+                [schema, table],
+            ).fetchall()
+            if c not in skip
+        ]
         select = ", ".join(f"{quote_identifier(c)}::VARCHAR" for c in columns)
         distinct = "DISTINCT " if (schema, table) in DISTINCT_ROWS and not exact else ""
-        rows = con.execute(f"SELECT {distinct}{select} FROM {quote_identifier(schema)}.{quote_identifier(table)}"
-                           ).fetchall()
+        rows = con.execute(
+            f"SELECT {distinct}{select} FROM {quote_identifier(schema)}.{quote_identifier(table)}"
+        ).fetchall()
         hashes[f"{schema}.{table}"] = _digest(rows)
     return hashes
 
@@ -202,8 +250,11 @@ def analyst_hashes(warehouse: Path) -> dict[str, str]:
 
 
 def differences(actual: dict[str, str], expected: dict[str, str]) -> dict[str, tuple]:
-    return {k: (actual.get(k), expected.get(k)) for k in sorted(set(actual) | set(expected))
-            if actual.get(k) != expected.get(k)}
+    return {
+        k: (actual.get(k), expected.get(k))
+        for k in sorted(set(actual) | set(expected))
+        if actual.get(k) != expected.get(k)
+    }
 
 
 # --- the clean reference run, built once per test session ------------------------------------------
@@ -221,8 +272,10 @@ def reference(tmp_path_factory) -> dict:
         _REFERENCE.update(root=root, landing=landing)
         for day in DAYS:
             run_day(warehouse, landing, day, publish_snapshot=False)
-            _REFERENCE[day] = {"warehouse": copy_warehouse(warehouse, root / f"after_{day}" / "warehouse.duckdb"),
-                               "hashes": content_hashes(warehouse)}
+            _REFERENCE[day] = {
+                "warehouse": copy_warehouse(warehouse, root / f"after_{day}" / "warehouse.duckdb"),
+                "hashes": content_hashes(warehouse),
+            }
     return _REFERENCE
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from dbt_support import Trace, load_and_build, rows, write_day
 
 DAY = "2026-11-20"
@@ -16,9 +15,11 @@ CASES: dict[str, tuple[Case, set[tuple[str, str]]]] = {}
 
 def case(name: str, *expected: tuple[str, str]):
     """Registers a trace builder and the (rule_id, key) breaches it must produce, no more."""
+
     def register(build: Case) -> Case:
         CASES[name] = (build, set(expected))
         return build
+
     return register
 
 
@@ -49,8 +50,14 @@ def _(t):
 # R2 authorised write -------------------------------------------------------------------------------
 @case("r2_no_policy_check", ("R2", "r2_no_policy_check.c"))
 def _(t):
-    _wrap(t, lambda: (t.call("r2_no_policy_check.c"), t.result("r2_no_policy_check.c"),
-                      t.side_effect("r2_no_policy_check.c")))
+    _wrap(
+        t,
+        lambda: (
+            t.call("r2_no_policy_check.c"),
+            t.result("r2_no_policy_check.c"),
+            t.side_effect("r2_no_policy_check.c"),
+        ),
+    )
 
 
 @case("r2_check_after_execution", ("R2", "r2_check_after_execution.c"))
@@ -59,7 +66,11 @@ def _(t):
     _wrap(t, lambda: (t.call(c), t.result(c), t.check(c), t.side_effect(c)))
 
 
-@case("r2_side_effect_only_counts_as_execution", ("R2", "r2_side_effect_only.c"), ("R4", "r2_side_effect_only.c"))
+@case(
+    "r2_side_effect_only_counts_as_execution",
+    ("R2", "r2_side_effect_only.c"),
+    ("R4", "r2_side_effect_only.c"),
+)
 def _(t):
     c = "r2_side_effect_only.c"
     _wrap(t, lambda: (t.call(c), t.side_effect(c)))
@@ -80,6 +91,7 @@ def _(t):
         t.call("r2_retry.c2", attempt=2, retry_of="r2_retry.c1")
         t.result("r2_retry.c2")
         t.side_effect("r2_retry.c2")
+
     _wrap(t, body)
 
 
@@ -99,8 +111,16 @@ def _(t):
 @case("r3_rejected_but_ran", ("R3", "r3_rejected.c"))
 def _(t):
     c = "r3_rejected.c"
-    _wrap(t, lambda: (t.call(c, requires_confirmation=True), t.check(c), t.confirm(c, "rejected"),
-                      t.result(c), t.side_effect(c)))
+    _wrap(
+        t,
+        lambda: (
+            t.call(c, requires_confirmation=True),
+            t.check(c),
+            t.confirm(c, "rejected"),
+            t.result(c),
+            t.side_effect(c),
+        ),
+    )
 
 
 @case("r3_policy_requires_confirmation", ("R3", "r3_policy.c"))
@@ -118,14 +138,24 @@ def _(t):
 @case("r3_policy_confirmation_approved")
 def _(t):
     c = "r3_ok.c"
-    _wrap(t, lambda: (t.call(c), t.check(c, "require_confirmation"), t.confirm(c), t.result(c), t.side_effect(c)))
+    _wrap(
+        t,
+        lambda: (t.call(c), t.check(c, "require_confirmation"), t.confirm(c), t.result(c), t.side_effect(c)),
+    )
 
 
 @case("r3_rejected_and_cancelled")
 def _(t):
     c = "r3_cancelled.c"
-    _wrap(t, lambda: (t.call(c, requires_confirmation=True), t.check(c), t.confirm(c, "expired"),
-                      t.result(c, "cancelled")))
+    _wrap(
+        t,
+        lambda: (
+            t.call(c, requires_confirmation=True),
+            t.check(c),
+            t.confirm(c, "expired"),
+            t.result(c, "cancelled"),
+        ),
+    )
 
 
 @case("r3_retry_covered_by_first_attempts_approval")
@@ -138,6 +168,7 @@ def _(t):
         t.call("r3_retry.c2", requires_confirmation=True, attempt=2, retry_of="r3_retry.c1")
         t.result("r3_retry.c2")
         t.side_effect("r3_retry.c2")
+
     _wrap(t, body)
 
 
@@ -151,7 +182,10 @@ def _(t):
 @case("r4_two_results", ("R4", "r4_two.c"))
 def _(t):
     c = "r4_two.c"
-    _wrap(t, lambda: (t.call(c, "lookup_order", access="read_only"), t.result(c, "error", "timeout"), t.result(c)))
+    _wrap(
+        t,
+        lambda: (t.call(c, "lookup_order", access="read_only"), t.result(c, "error", "timeout"), t.result(c)),
+    )
 
 
 @case("r4_suggest_with_result", ("R4", "r4_suggest.c"))
@@ -192,6 +226,7 @@ def _(t):
         t.result("r5_retry.c1", "denied")
         t.call("r5_retry.c2", attempt=2, retry_of="r5_retry.c1")
         t.result("r5_retry.c2")
+
     _wrap(t, body)
 
 
@@ -269,31 +304,63 @@ def _(t):
 @case("r10_arguments_differ", ("R10", "r10_differ.c"))
 def _(t):
     c = "r10_differ.c"
-    _wrap(t, lambda: (t.call(c, requires_confirmation=True, arguments={"order_id": 42, "amount": 10}),
-                      t.check(c), t.confirm(c, arguments={"order_id": 42, "amount": 100}),
-                      t.result(c), t.side_effect(c)))
+    _wrap(
+        t,
+        lambda: (
+            t.call(c, requires_confirmation=True, arguments={"order_id": 42, "amount": 10}),
+            t.check(c),
+            t.confirm(c, arguments={"order_id": 42, "amount": 100}),
+            t.result(c),
+            t.side_effect(c),
+        ),
+    )
 
 
 @case("r10_key_order_and_number_form_ignored")
 def _(t):
     c = "r10_same.c"
-    _wrap(t, lambda: (t.call(c, requires_confirmation=True, arguments={"order_id": 42, "amount": 10, "note": {"x": [1, 2]}}),
-                      t.check(c), t.confirm(c, arguments={"note": {"x": [1.0, 2]}, "amount": 10.0, "order_id": 42}),
-                      t.result(c), t.side_effect(c)))
+    _wrap(
+        t,
+        lambda: (
+            t.call(
+                c, requires_confirmation=True, arguments={"order_id": 42, "amount": 10, "note": {"x": [1, 2]}}
+            ),
+            t.check(c),
+            t.confirm(c, arguments={"note": {"x": [1.0, 2]}, "amount": 10.0, "order_id": 42}),
+            t.result(c),
+            t.side_effect(c),
+        ),
+    )
 
 
 @case("r10_crafted_string_cannot_forge_equal_arguments", ("R10", "r10_forged.c"))
 def _(t):
     c = "r10_forged.c"
-    _wrap(t, lambda: (t.call(c, requires_confirmation=True, arguments={"order_id": "42", "amount": "1000"}),
-                      t.check(c), t.confirm(c, arguments={"order_id": "42\u001e$.amount=s:1000"}),
-                      t.result(c), t.side_effect(c)))
+    _wrap(
+        t,
+        lambda: (
+            t.call(c, requires_confirmation=True, arguments={"order_id": "42", "amount": "1000"}),
+            t.check(c),
+            t.confirm(c, arguments={"order_id": "42\u001e$.amount=s:1000"}),
+            t.result(c),
+            t.side_effect(c),
+        ),
+    )
 
 
 @case("r10_no_arguments_shown")
 def _(t):
     c = "r10_none.c"
-    _wrap(t, lambda: (t.call(c, requires_confirmation=True), t.check(c), t.confirm(c), t.result(c), t.side_effect(c)))
+    _wrap(
+        t,
+        lambda: (
+            t.call(c, requires_confirmation=True),
+            t.check(c),
+            t.confirm(c),
+            t.result(c),
+            t.side_effect(c),
+        ),
+    )
 
 
 @case("r10_retry_ran_other_arguments", ("R10", "r10_retry.c2"))
@@ -303,10 +370,16 @@ def _(t):
         t.check("r10_retry.c1")
         t.confirm("r10_retry.c1", arguments={"order_id": 42})
         t.result("r10_retry.c1", "error", "invalid_parameters")
-        t.call("r10_retry.c2", requires_confirmation=True, arguments={"order_id": 43}, attempt=2,
-               retry_of="r10_retry.c1")
+        t.call(
+            "r10_retry.c2",
+            requires_confirmation=True,
+            arguments={"order_id": 43},
+            attempt=2,
+            retry_of="r10_retry.c1",
+        )
         t.result("r10_retry.c2")
         t.side_effect("r10_retry.c2")
+
     _wrap(t, body)
 
 
@@ -328,10 +401,13 @@ def warehouse(audit_warehouse):
 
 
 def _breaches(warehouse, trace_id: str) -> set[tuple[str, str]]:
-    found = rows(warehouse, f"""
+    found = rows(
+        warehouse,
+        f"""
         select rule_id, case when rule_id in ('R1', 'R7', 'R7T') then trace_id
                              when rule_id = 'R8' then event_id else tool_call_id end
-        from audit.audit_violations where trace_id = '{trace_id}'""")
+        from audit.audit_violations where trace_id = '{trace_id}'""",
+    )
     return set(found)
 
 
@@ -350,42 +426,74 @@ def test_every_rule_has_positive_and_negative_cases():
 
 
 def test_violation_rows_carry_context(warehouse):
-    detail, severity, tenant, partition = rows(warehouse, """
+    detail, severity, tenant, partition = rows(
+        warehouse,
+        """
         select detail, severity, tenant_id, detected_in_partition::varchar from audit.audit_violations
-        where rule_id = 'R10' and trace_id = 'r10_arguments_differ'""")[0]
+        where rule_id = 'R10' and trace_id = 'r10_arguments_differ'""",
+    )[0]
     assert "differ" in detail and severity == "high" and tenant == "acme" and partition == DAY
 
 
 def test_fact_tables_answer_the_review_questions(warehouse):
     # Which state-changing actions ran without authorisation / confirmation?
-    unauthorised = {r[0] for r in rows(warehouse, """
+    unauthorised = {
+        r[0]
+        for r in rows(
+            warehouse,
+            """
         select tool_call_id from marts.fct_tool_calls
-        where executed and access = 'state_changing' and not authorised_before_execution""")}
+        where executed and access = 'state_changing' and not authorised_before_execution""",
+        )
+    }
     assert {"r2_no_policy_check.c", "r2_check_after_execution.c", "r5_ok.c"} <= unauthorised
     assert "r2_retry.c2" not in unauthorised  # covered by its first attempt's check
-    mismatched = {r[0] for r in rows(warehouse, "select tool_call_id from marts.fct_tool_calls "
-                                                "where approved_arguments_match = false")}
+    mismatched = {
+        r[0]
+        for r in rows(
+            warehouse, "select tool_call_id from marts.fct_tool_calls where approved_arguments_match = false"
+        )
+    }
     assert mismatched == {"r10_differ.c", "r10_retry.c2", "r10_forged.c"}
-    reversible = rows(warehouse, "select count(*) from marts.fct_side_effects where can_still_roll_back")[0][0]
+    reversible = rows(warehouse, "select count(*) from marts.fct_side_effects where can_still_roll_back")[0][
+        0
+    ]
     assert reversible > 0
 
 
 def test_tenants_sharing_a_trace_id_stay_apart(warehouse, tmp_path):
     """Issue 17: tenant B's approval under tenant A's trace_id used to turn A's unconfirmed call into
     `approved_before_execution = true`, hide A's R3, and carry tenant B into A's rows."""
-    assert rows(warehouse, f"""select tenant_id, approved_before_execution, confirmation_required
-        from marts.fct_tool_calls where trace_id = '{COLLISION}'""") == [("acme", False, True)]
-    assert rows(warehouse, f"""select rule_id, tenant_id from audit.audit_violations
-        where trace_id = '{COLLISION}' order by 1, 2""") == [
-        ("R1", "globex"), ("R3", "acme"), ("R7", "globex"), ("R7T", "acme"), ("R7T", "globex")]
-    assert rows(warehouse, f"""select tenant_id, event_count from marts.fct_outcomes
-        where trace_id = '{COLLISION}' order by 1""") == [("acme", 6), ("globex", 2)]
-    assert rows(warehouse, f"""select tenant_id, decision from marts.fct_confirmations
-        where trace_id = '{COLLISION}'""") == [("globex", "approved")]
-    assert rows(warehouse, f"""select tenant_id from eval.eval_trace_labels
-        where trace_id = '{COLLISION}' order by 1""") == [("acme",), ("globex",)]
-    detail = rows(warehouse, f"select detail from audit.audit_violations where rule_id = 'R7T' and tenant_id = 'acme'"
-                             f" and trace_id = '{COLLISION}'")[0][0]
+    assert rows(
+        warehouse,
+        f"""select tenant_id, approved_before_execution, confirmation_required
+        from marts.fct_tool_calls where trace_id = '{COLLISION}'""",
+    ) == [("acme", False, True)]
+    assert rows(
+        warehouse,
+        f"""select rule_id, tenant_id from audit.audit_violations
+        where trace_id = '{COLLISION}' order by 1, 2""",
+    ) == [("R1", "globex"), ("R3", "acme"), ("R7", "globex"), ("R7T", "acme"), ("R7T", "globex")]
+    assert rows(
+        warehouse,
+        f"""select tenant_id, event_count from marts.fct_outcomes
+        where trace_id = '{COLLISION}' order by 1""",
+    ) == [("acme", 6), ("globex", 2)]
+    assert rows(
+        warehouse,
+        f"""select tenant_id, decision from marts.fct_confirmations
+        where trace_id = '{COLLISION}'""",
+    ) == [("globex", "approved")]
+    assert rows(
+        warehouse,
+        f"""select tenant_id from eval.eval_trace_labels
+        where trace_id = '{COLLISION}' order by 1""",
+    ) == [("acme",), ("globex",)]
+    detail = rows(
+        warehouse,
+        f"select detail from audit.audit_violations where rule_id = 'R7T' and tenant_id = 'acme'"
+        f" and trace_id = '{COLLISION}'",
+    )[0][0]
     assert "globex" not in detail and "1 other tenant" in detail
 
     # Tenant acme's export holds none of globex's rows (every exported table is checked).
@@ -401,9 +509,14 @@ def test_tenants_sharing_a_trace_id_stay_apart(warehouse, tmp_path):
     try:
         report = export_tenant(con, "acme", tmp_path / "export")
         for parquet in (tmp_path / "export").glob("*.parquet"):
-            tenants = con.execute(f"select distinct tenant_id from read_parquet('{parquet}') "
-                                  "where tenant_id is not null").fetchall() if "tenant_id" in [
-                c[0] for c in con.execute(f"describe select * from read_parquet('{parquet}')").fetchall()] else []
+            tenants = (
+                con.execute(
+                    f"select distinct tenant_id from read_parquet('{parquet}') where tenant_id is not null"
+                ).fetchall()
+                if "tenant_id"
+                in [c[0] for c in con.execute(f"describe select * from read_parquet('{parquet}')").fetchall()]
+                else []
+            )
             assert tenants in ([], [("acme",)]), (parquet.name, tenants)
         assert report.tables
     finally:

@@ -32,6 +32,12 @@ def test_dbt_docs_generate_documents_every_mart(audit_warehouse):
 
     run_dbt(audit_warehouse, "docs", "generate")
     catalog = json.loads((audit_warehouse.parent / "dbt_target" / "catalog.json").read_text())
-    documented = {node["metadata"]["schema"] + "." + node["metadata"]["name"] for node in catalog["nodes"].values()}
-    assert {"marts.fct_tool_calls", "marts.fct_outcomes", "audit.audit_violations",
-            "eval.eval_trace_labels"} <= documented
+    documented = {
+        node["metadata"]["schema"] + "." + node["metadata"]["name"] for node in catalog["nodes"].values()
+    }
+    assert {
+        "marts.fct_tool_calls",
+        "marts.fct_outcomes",
+        "audit.audit_violations",
+        "eval.eval_trace_labels",
+    } <= documented

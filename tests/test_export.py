@@ -13,17 +13,36 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from dbt_support import rows
 from redaction_support import TENANTS, all_secrets, planted_warehouse
+
 from trace_platform.lib.export import ExportError, export_tenant, validate_tenant
 
 pytestmark = pytest.mark.integration
 
 CLI = str(Path(sys.executable).parent / "trace-platform")
-HOSTILE = ["'; DROP TABLE marts.fct_outcomes; --", "acme' OR '1'='1", "acme\" OR 1=1 --", "..", "../etc",
-           "acme/../globex", "acme/..", ".hidden", "ａｃｍｅ", "acmé", "acme\n", "acme\x00", "", " acme",
-           "a" * 200, "acme%", "acme*", "$tenant", "acme;globex", "-rf"]
+HOSTILE = [
+    "'; DROP TABLE marts.fct_outcomes; --",
+    "acme' OR '1'='1",
+    'acme" OR 1=1 --',
+    "..",
+    "../etc",
+    "acme/../globex",
+    "acme/..",
+    ".hidden",
+    "ａｃｍｅ",
+    "acmé",
+    "acme\n",
+    "acme\x00",
+    "",
+    " acme",
+    "a" * 200,
+    "acme%",
+    "acme*",
+    "$tenant",
+    "acme;globex",
+    "-rf",
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +62,20 @@ def _string_cells(folder: Path) -> dict[str, list[str]]:
     try:
         for parquet in sorted(folder.glob("*.parquet")):
             relation = con.sql("SELECT * FROM read_parquet($p)", params={"p": str(parquet)})
-            columns = [c for c, t in zip(relation.columns, relation.types, strict=True)
-                       if str(t) in ("VARCHAR", "JSON", "VARCHAR[]")]
+            columns = [
+                c
+                for c, t in zip(relation.columns, relation.types, strict=True)
+                if str(t) in ("VARCHAR", "JSON", "VARCHAR[]")
+            ]
             values = []
             for column in columns:
-                values += [r[0] for r in con.execute(
-                    f'SELECT "{column}"::VARCHAR FROM read_parquet($p) WHERE "{column}" IS NOT NULL',
-                    {"p": str(parquet)}).fetchall()]
+                values += [
+                    r[0]
+                    for r in con.execute(
+                        f'SELECT "{column}"::VARCHAR FROM read_parquet($p) WHERE "{column}" IS NOT NULL',
+                        {"p": str(parquet)},
+                    ).fetchall()
+                ]
             cells[parquet.name] = values
     finally:
         con.close()
@@ -69,11 +95,22 @@ def test_only_the_tenants_rows_are_exported(warehouse, acme_export):
     assert "exported tenant acme" in stdout
     manifest = json.loads((out / "manifest.json").read_text())
     exported = set(manifest["tables"])
-    assert {"marts.fct_tool_calls", "marts.fct_outcomes", "marts.fct_confirmations", "marts.fct_permission_checks",
-            "marts.fct_side_effects", "marts.fct_model_calls", "audit.audit_violations",
-            "audit.audit_rule_summary", "audit.audit_rules", "eval.eval_trace_labels"} <= exported
+    assert {
+        "marts.fct_tool_calls",
+        "marts.fct_outcomes",
+        "marts.fct_confirmations",
+        "marts.fct_permission_checks",
+        "marts.fct_side_effects",
+        "marts.fct_model_calls",
+        "audit.audit_violations",
+        "audit.audit_rule_summary",
+        "audit.audit_rules",
+        "eval.eval_trace_labels",
+    } <= exported
     assert {"marts.dim_tools", "marts.dim_agents", "marts.dim_models"} <= set(manifest["skipped"])
-    assert sorted(p.name for p in out.iterdir()) == sorted([f"{t}.parquet" for t in exported] + ["manifest.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{t}.parquet" for t in exported] + ["manifest.json"]
+    )
 
     con = duckdb.connect()
     try:
@@ -81,17 +118,24 @@ def test_only_the_tenants_rows_are_exported(warehouse, acme_export):
             path = str(out / f"{table}.parquet")
             columns = con.sql("SELECT * FROM read_parquet($p)", params={"p": path}).columns
             if "tenant_id" in columns:
-                assert con.execute("SELECT count(*) FROM read_parquet($p) WHERE tenant_id IS DISTINCT FROM 'acme'",
-                                   {"p": path}).fetchone() == (0,), table
+                assert con.execute(
+                    "SELECT count(*) FROM read_parquet($p) WHERE tenant_id IS DISTINCT FROM 'acme'",
+                    {"p": path},
+                ).fetchone() == (0,), table
             if "trace_id" in columns:
-                assert con.execute("SELECT count(*) FROM read_parquet($p) WHERE NOT starts_with(trace_id, 'acme-')",
-                                   {"p": path}).fetchone() == (0,), table
+                assert con.execute(
+                    "SELECT count(*) FROM read_parquet($p) WHERE NOT starts_with(trace_id, 'acme-')",
+                    {"p": path},
+                ).fetchone() == (0,), table
     finally:
         con.close()
     # every row of the tenant is there
     for table in ("marts.fct_tool_calls", "marts.fct_outcomes", "audit.audit_violations"):
-        assert manifest["tables"][table] == rows(
-            warehouse, f"SELECT count(*) FROM {table} WHERE tenant_id = 'acme'")[0][0] > 0
+        assert (
+            manifest["tables"][table]
+            == rows(warehouse, f"SELECT count(*) FROM {table} WHERE tenant_id = 'acme'")[0][0]
+            > 0
+        )
     assert manifest["tables"]["eval.eval_trace_labels"] == 3
 
 

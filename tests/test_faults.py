@@ -15,7 +15,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
 from reliability_support import (
     DAYS,
     PYTHON,
@@ -32,6 +31,7 @@ from reliability_support import (
     reference,
     run_day,
 )
+
 from tests.ingest_support import event, ingest, line, query, table_digest, write_lines
 from trace_platform.defs.ingest import loader
 from trace_platform.lib.landing import LandingError, list_partition_files, partition_fingerprint
@@ -112,8 +112,13 @@ def test_sigkill_during_ingestion_then_rerun_converges(ref, tmp_path):
     warehouse = fresh_copy(ref, D1, tmp_path)
     publish(warehouse)  # readers have the state after day 1
     for point in ("reading", "publishing"):
-        child = subprocess.Popen([PYTHON, "-c", INGEST_CHILD, point, str(warehouse), str(ref["landing"]), D2],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        child = subprocess.Popen(
+            [PYTHON, "-c", INGEST_CHILD, point, str(warehouse), str(ref["landing"]), D2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         _wait_for(child, "KILL_POINT")
         _sigkill(child)
         # Nothing of the killed run is visible: the warehouse is exactly as after day 1 ...
@@ -131,8 +136,13 @@ def test_sigkill_during_dbt_build_then_rerun_converges(ref, tmp_path):
     publish(warehouse)
     before_reader = reader_hashes(warehouse)
     ingest_day(warehouse, ref["landing"], D2)
-    child = subprocess.Popen(dbt_command(warehouse, D2, "--log-format", "json"), env=dbt_env(warehouse),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    child = subprocess.Popen(
+        dbt_command(warehouse, D2, "--log-format", "json"),
+        env=dbt_env(warehouse),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     # Kill once the first trace-scoped mart has been rebuilt: the marts are half updated.
     lines = []
     while True:
@@ -173,8 +183,13 @@ def test_sigkill_during_publish_keeps_the_previous_snapshot(ref, tmp_path):
     paths = snapshot_paths(warehouse)
     before = reader_hashes(warehouse)
     for stage in ("write_parquet", "before_swap"):
-        child = subprocess.Popen([PYTHON, "-c", PUBLISH_CHILD, str(warehouse), stage, str(ROOT / "tests")],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        child = subprocess.Popen(
+            [PYTHON, "-c", PUBLISH_CHILD, str(warehouse), stage, str(ROOT / "tests")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         _wait_for(child, "KILL_POINT")
         _sigkill(child)
         assert current_version(paths) == 1 and reader_hashes(warehouse) == before, stage
@@ -191,6 +206,7 @@ def test_sigkill_during_publish_keeps_the_previous_snapshot(ref, tmp_path):
 
 
 # --- repeated runs ------------------------------------------------------------------------------
+
 
 def test_the_same_partition_three_times_in_a_row(ref, tmp_path):
     warehouse = fresh_copy(ref, D2, tmp_path)  # run 1 of day 2 is the clean run itself
@@ -214,8 +230,14 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 
 def _peak_rss(db: Path, landing: Path, day: str) -> int:
-    result = subprocess.run([PYTHON, "-c", RSS_CHILD, str(db), str(landing), day], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300, env={**os.environ, "TRACE_PLATFORM_DUCKDB_THREADS": "2"})
+    result = subprocess.run(
+        [PYTHON, "-c", RSS_CHILD, str(db), str(landing), day],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**os.environ, "TRACE_PLATFORM_DUCKDB_THREADS": "2"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return int(result.stdout.strip().splitlines()[-1])
 
@@ -232,10 +254,15 @@ def test_a_line_over_10_mb_is_quarantined_in_bounded_memory(tmp_path, gz):
     peak = _peak_rss(tmp_path / "wh.duckdb", tmp_path / "landing", D1)
     db = tmp_path / "wh.duckdb"
     assert query(db, "SELECT line_number, reason, raw_line_bytes, length(raw_line) FROM raw.quarantine") == [
-        (26, "line_too_long", len(huge), 16 * 1024)]
-    assert query(db, "SELECT lines_read, events_loaded, lines_quarantined FROM raw.ingest_files") == [(51, 50, 1)]
+        (26, "line_too_long", len(huge), 16 * 1024)
+    ]
+    assert query(db, "SELECT lines_read, events_loaded, lines_quarantined FROM raw.ingest_files") == [
+        (51, 50, 1)
+    ]
     # The line is never held whole: the run needs less extra memory than the line's own size.
-    print(f"peak RSS {peak / 2**20:.0f} MiB with a {size / 2**20:.0f} MiB line, {baseline / 2**20:.0f} MiB without")
+    print(
+        f"peak RSS {peak / 2**20:.0f} MiB with a {size / 2**20:.0f} MiB line, {baseline / 2**20:.0f} MiB without"
+    )
     assert peak - baseline < size, (peak, baseline)
 
 
@@ -248,11 +275,17 @@ def test_empty_files_and_an_empty_day(tmp_path):
     write_lines(landing, D1, "good.jsonl", [line(event("e1"))])
     report = ingest(db, landing, D1)
     assert report.events_loaded == 1 and report.lines_quarantined == 0
-    assert query(db, "SELECT source_file, lines_read, blank_lines, events_loaded, file_status FROM raw.ingest_files "
-                     "ORDER BY 1") == [
-        (f"{D1}/blank.jsonl", 3, 3, 0, "loaded"), (f"{D1}/empty-bytes.jsonl.gz", 0, 0, 0, "loaded"),
-        (f"{D1}/empty-content.jsonl.gz", 0, 0, 0, "loaded"), (f"{D1}/empty.jsonl", 0, 0, 0, "loaded"),
-        (f"{D1}/good.jsonl", 1, 0, 1, "loaded")]
+    assert query(
+        db,
+        "SELECT source_file, lines_read, blank_lines, events_loaded, file_status FROM raw.ingest_files "
+        "ORDER BY 1",
+    ) == [
+        (f"{D1}/blank.jsonl", 3, 3, 0, "loaded"),
+        (f"{D1}/empty-bytes.jsonl.gz", 0, 0, 0, "loaded"),
+        (f"{D1}/empty-content.jsonl.gz", 0, 0, 0, "loaded"),
+        (f"{D1}/empty.jsonl", 0, 0, 0, "loaded"),
+        (f"{D1}/good.jsonl", 1, 0, 1, "loaded"),
+    ]
     (landing / D2).mkdir()
     empty_day = ingest(db, landing, D2)  # a delivery folder without files
     assert (empty_day.files, empty_day.events_loaded) == (0, 0)
@@ -292,10 +325,12 @@ def test_a_file_that_appears_during_the_run_waits_for_the_next_run(tmp_path, mon
         assert table_digest(db, table) == table_digest(tmp_path / "clean.duckdb", table)
 
 
-def test_the_landing_sensor_requests_a_run_for_a_file_that_appeared_after_the_last_load(tmp_path, monkeypatch):
+def test_the_landing_sensor_requests_a_run_for_a_file_that_appeared_after_the_last_load(
+    tmp_path, monkeypatch
+):
+    from trace_platform.definitions import defs
     from trace_platform.defs.ingest.assets import RAW_EVENTS
     from trace_platform.defs.ingest.sensors import SETTLE_SECONDS, landing_sensor
-    from trace_platform.definitions import defs
 
     landing = tmp_path / "landing"
     monkeypatch.setenv("TRACE_PLATFORM_LANDING", str(landing))
@@ -307,8 +342,11 @@ def test_the_landing_sensor_requests_a_run_for_a_file_that_appeared_after_the_la
         stamp = f.stat().st_mtime - SETTLE_SECONDS - 5
         os.utime(f, (stamp, stamp))
     with dg.instance_for_test() as instance:
-        instance.report_runless_asset_event(dg.AssetMaterialization(
-            asset_key=RAW_EVENTS, partition=D1, metadata={"landing_fingerprint": loaded}))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=RAW_EVENTS, partition=D1, metadata={"landing_fingerprint": loaded}
+            )
+        )
         context = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
         requests = landing_sensor.evaluate_tick(context).run_requests
     assert [r.partition_key for r in requests] == [D1]
@@ -331,7 +369,7 @@ def test_a_file_still_being_written_during_the_run_is_not_half_read(tmp_path, mo
     assert query(db, "SELECT count(*) FROM raw.quarantine") == [(0,)]  # no half line quarantined
     assert query(db, "SELECT event_id FROM raw.trace_events") == [("e1",)]  # the earlier load is kept
     with open(path, "a") as handle:  # the producer finishes; the next run loads the whole file
-        handle.write(half[len(half) // 2:] + "\n")
+        handle.write(half[len(half) // 2 :] + "\n")
     ingest(db, landing, D1)
     assert query(db, "SELECT event_id FROM raw.trace_events ORDER BY 1") == [("e1",), ("e2",), ("e3",)]
 
@@ -341,22 +379,36 @@ def test_out_of_order_days_with_an_invalid_utf8_line_beside_a_conflict(tmp_path)
 
     landing, db = tmp_path / "landing", tmp_path / "wh.duckdb"
     write_lines(landing, D1, "a.jsonl", [line(event("e1"))])
-    write_lines(landing, D2, "b.jsonl", [line(event("e1", payload={"steps": ["other"]})), b'{"event_id": "\xff"}',
-                                         line(event("e2"))])
+    write_lines(
+        landing,
+        D2,
+        "b.jsonl",
+        [line(event("e1", payload={"steps": ["other"]})), b'{"event_id": "\xff"}', line(event("e2"))],
+    )
     ingest(db, landing, D2)
     try:
         ingest(db, landing, D1)  # day 1's e1 wins: day 2's copy becomes a conflict, its line is re-read
     except duckdb.InvalidInputException as exc:
         raise AssertionError(f"ingestion crashed: {str(exc).splitlines()[0]}") from None
-    assert query(db, "SELECT delivery_date::VARCHAR, line_number, reason FROM raw.quarantine ORDER BY 1, 2") == [
-        (D2, 1, "conflict"), (D2, 2, "invalid_utf8")]
+    assert query(
+        db, "SELECT delivery_date::VARCHAR, line_number, reason FROM raw.quarantine ORDER BY 1, 2"
+    ) == [(D2, 1, "conflict"), (D2, 2, "invalid_utf8")]
 
 
 # --- hostile names --------------------------------------------------------------------------------
 
-HOSTILE_NAMES = ["'; DROP TABLE raw.trace_events; --.jsonl", "$(touch pwned) `id`.jsonl", "back\\slash.jsonl",
-                 "new\nline.jsonl", "-leading-dash.jsonl", "%s %d {0} {file_lines}.jsonl", "tab\there.jsonl",
-                 "ünï 🔥 名前.jsonl", "x" * 200 + ".jsonl", ".hidden.jsonl"]
+HOSTILE_NAMES = [
+    "'; DROP TABLE raw.trace_events; --.jsonl",
+    "$(touch pwned) `id`.jsonl",
+    "back\\slash.jsonl",
+    "new\nline.jsonl",
+    "-leading-dash.jsonl",
+    "%s %d {0} {file_lines}.jsonl",
+    "tab\there.jsonl",
+    "ünï 🔥 名前.jsonl",
+    "x" * 200 + ".jsonl",
+    ".hidden.jsonl",
+]
 
 
 def test_more_hostile_file_names_are_read_as_data(tmp_path):
@@ -367,7 +419,8 @@ def test_more_hostile_file_names_are_read_as_data(tmp_path):
     report = ingest(db, landing, D1)
     assert report.events_loaded == len(HOSTILE_NAMES) and "dir.jsonl" in report.ignored_files
     assert sorted(r[0] for r in query(db, "SELECT source_file FROM raw.ingest_files")) == sorted(
-        f"{D1}/{n}" for n in HOSTILE_NAMES)
+        f"{D1}/{n}" for n in HOSTILE_NAMES
+    )
     assert query(db, "SELECT count(*) FROM raw.trace_events") == [(len(HOSTILE_NAMES),)]
     assert not (Path.cwd() / "pwned").exists()
 
@@ -405,10 +458,15 @@ def test_the_cli_refuses_an_escaping_symlink_with_one_clear_line(tmp_path):
     (landing / D1).mkdir(parents=True)
     os.symlink(tmp_path / "outside" / D1 / "secret.jsonl", landing / D1 / "evil.jsonl")
     cli = str(Path(sys.executable).parent / "trace-platform")
-    result = subprocess.run([cli, "run", "--start", D1, "--landing", str(landing), "--warehouse",
-                             str(tmp_path / "wh.duckdb")], capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home")})
+    result = subprocess.run(
+        [cli, "run", "--start", D1, "--landing", str(landing), "--warehouse", str(tmp_path / "wh.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path / "home")},
+    )
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("Error: run ") and last.endswith(
-        f"failed: refusing 'evil.jsonl' in {D1}: symlink points outside the landing folder"), last
+        f"failed: refusing 'evil.jsonl' in {D1}: symlink points outside the landing folder"
+    ), last

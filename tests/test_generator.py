@@ -27,6 +27,7 @@ FIGURES = ("lines_read", "blank_lines", "events_loaded", "duplicates_dropped", "
 
 # --- an independent reading of the landing folder ----------------------------------------------------
 
+
 def file_bytes(path: Path) -> bytes:
     data = path.read_bytes()
     return gzip.decompress(data) if path.name.endswith(".gz") else data
@@ -68,8 +69,18 @@ def classify(raw: bytes) -> tuple[str, str | None, dict | None]:
         return "quarantined", "invalid_json", None
     if not isinstance(obj, dict):
         return "quarantined", "not_an_object", None
-    for name in ("schema_version", "event_id", "event_type", "timestamp", "trace_id", "span_id", "sequence",
-                 "tenant_id", "agent", "payload"):
+    for name in (
+        "schema_version",
+        "event_id",
+        "event_type",
+        "timestamp",
+        "trace_id",
+        "span_id",
+        "sequence",
+        "tenant_id",
+        "agent",
+        "payload",
+    ):
         if name not in obj:
             return "quarantined", f"missing_field:{name}", None
 
@@ -78,15 +89,20 @@ def classify(raw: bytes) -> tuple[str, str | None, dict | None]:
         return isinstance(value, str) or (nullable and value is None)
 
     checks = [
-        (is_str("schema_version"), "bad_type:schema_version"), (is_str("event_id"), "bad_type:event_id"),
+        (is_str("schema_version"), "bad_type:schema_version"),
+        (is_str("event_id"), "bad_type:event_id"),
         (is_str("event_id") and 1 <= len(obj["event_id"]) <= 128, "bad_value:event_id"),
-        (is_str("event_type"), "bad_type:event_type"), (is_str("timestamp"), "bad_type:timestamp"),
-        (is_str("trace_id"), "bad_type:trace_id"), (is_str("span_id"), "bad_type:span_id"),
+        (is_str("event_type"), "bad_type:event_type"),
+        (is_str("timestamp"), "bad_type:timestamp"),
+        (is_str("trace_id"), "bad_type:trace_id"),
+        (is_str("span_id"), "bad_type:span_id"),
         (is_str("parent_span_id", True), "bad_type:parent_span_id"),
         (type(obj["sequence"]) is int, "bad_type:sequence"),
         (type(obj["sequence"]) is int and obj["sequence"] >= 0, "bad_value:sequence"),
-        (is_str("session_id", True), "bad_type:session_id"), (is_str("tenant_id"), "bad_type:tenant_id"),
-        (is_str("user_id", True), "bad_type:user_id"), (isinstance(obj["agent"], dict), "bad_type:agent"),
+        (is_str("session_id", True), "bad_type:session_id"),
+        (is_str("tenant_id"), "bad_type:tenant_id"),
+        (is_str("user_id", True), "bad_type:user_id"),
+        (isinstance(obj["agent"], dict), "bad_type:agent"),
     ]
     for ok, reason in checks:
         if not ok:
@@ -143,6 +159,7 @@ def read_landing(landing: Path) -> tuple[dict[str, dict], dict[str, dict], dict[
 
 # --- the audit rules, as the spec states them ---------------------------------------------------
 
+
 def reference_breaches(events: list[dict]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {rule: set() for rule in generator.AUDIT_RULES}
     by_trace: dict[str, list[dict]] = defaultdict(list)
@@ -155,12 +172,14 @@ def reference_breaches(events: list[dict]) -> dict[str, set[str]]:
             found["R1"].add(trace_id)
         spans = {e["span_id"] for e in trace}
         if sorted(e["sequence"] for e in trace) != list(range(len(trace))) or any(
-                e.get("parent_span_id") is not None and e["parent_span_id"] not in spans for e in trace):
+            e.get("parent_span_id") is not None and e["parent_span_id"] not in spans for e in trace
+        ):
             found["R7"].add(trace_id)
         for e in trace:
             p = e["payload"]
-            if e["event_type"] == "model_call" and not (str(p.get("model") or "").strip()
-                                                        and str(p.get("model_version") or "").strip()):
+            if e["event_type"] == "model_call" and not (
+                str(p.get("model") or "").strip() and str(p.get("model_version") or "").strip()
+            ):
                 found["R8"].add(e["event_id"])
 
         calls: dict[str, dict] = {}
@@ -177,7 +196,9 @@ def reference_breaches(events: list[dict]) -> dict[str, set[str]]:
                 requests.setdefault(p["confirmation_id"], {**p, "sequence": e["sequence"]})
             elif kind == "confirmation_response":
                 responses.setdefault(p["confirmation_id"], {**p, "sequence": e["sequence"]})
-        approvals: dict[str, list[tuple[int, object]]] = defaultdict(list)  # call -> (response seq, shown args)
+        approvals: dict[str, list[tuple[int, object]]] = defaultdict(
+            list
+        )  # call -> (response seq, shown args)
         for confirmation_id, response in responses.items():
             request = requests.get(confirmation_id, {})
             if response["decision"] == "approved":
@@ -194,30 +215,46 @@ def reference_breaches(events: list[dict]) -> dict[str, set[str]]:
         def executed(call_id: str) -> bool:
             call = calls.get(call_id)
             own = parts[call_id]
-            return bool(call) and call["mode"] == "execute" and (
-                any(p["status"] in ("ok", "error", "timeout") for _, p in own["tool_result"])
-                or bool(own["side_effect"]))
+            return (
+                bool(call)
+                and call["mode"] == "execute"
+                and (
+                    any(p["status"] in ("ok", "error", "timeout") for _, p in own["tool_result"])
+                    or bool(own["side_effect"])
+                )
+            )
 
         for call_id, call in calls.items():
             own = parts[call_id]
             cover = {call_id, root_of(call_id)}
             checks = [c for c_id in cover for c in parts[c_id]["policy_check"]]
-            if call["mode"] == "execute" and len(own["tool_result"]) != 1 or \
-                    call["mode"] == "suggest" and own["tool_result"]:
+            if (
+                call["mode"] == "execute"
+                and len(own["tool_result"]) != 1
+                or call["mode"] == "suggest"
+                and own["tool_result"]
+            ):
                 found["R4"].add(call_id)
             if any(p["decision"] == "deny" for _, p in checks) and (
-                    any(p["status"] == "ok" for _, p in own["tool_result"]) or own["side_effect"]):
+                any(p["status"] == "ok" for _, p in own["tool_result"]) or own["side_effect"]
+            ):
                 found["R5"].add(call_id)
             if not executed(call_id):
                 continue
-            point = min(s for s, _ in own["tool_result"]) if own["tool_result"] else min(
-                s for s, _ in own["side_effect"])
+            point = (
+                min(s for s, _ in own["tool_result"])
+                if own["tool_result"]
+                else min(s for s, _ in own["side_effect"])
+            )
             if call["access"] == "state_changing" and not any(
-                    p["decision"] in ("allow", "require_confirmation") and s < point for s, p in checks):
+                p["decision"] in ("allow", "require_confirmation") and s < point for s, p in checks
+            ):
                 found["R2"].add(call_id)
             approved = [(s, shown) for c_id in cover for s, shown in approvals[c_id] if s < point]
-            if (call["requires_confirmation"] or any(p["decision"] == "require_confirmation" for _, p in checks)) \
-                    and not approved:
+            if (
+                call["requires_confirmation"]
+                or any(p["decision"] == "require_confirmation" for _, p in checks)
+            ) and not approved:
                 found["R3"].add(call_id)
             if any(shown is not None and shown != call["arguments"] for _, shown in approved):
                 found["R10"].add(call_id)
@@ -232,14 +269,20 @@ def reference_breaches(events: list[dict]) -> dict[str, set[str]]:
 
 # --- fixtures ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def dirty(tmp_path_factory):
     """Three dirty days, enough traces that every injected variant occurs."""
     out = tmp_path_factory.mktemp("dirty")
     manifest = generate(out, days=3, traces_per_day=160, seed=7, start=START, dirty=True)
     accounting, winners, delivered_in = read_landing(out)
-    return {"out": out, "manifest": manifest, "accounting": accounting, "events": winners,
-            "delivered_in": delivered_in}
+    return {
+        "out": out,
+        "manifest": manifest,
+        "accounting": accounting,
+        "events": winners,
+        "delivered_in": delivered_in,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +296,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 # --- tests ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("gzip_output", [False, True])
 def test_same_arguments_give_byte_identical_output(tmp_path, gzip_output):
@@ -294,16 +338,22 @@ def test_layout_and_manifest_at_the_landing_root(dirty):
     for figure in FIGURES:
         assert totals[figure] == sum(d[figure] for d in manifest["days"].values())
         for day, figures in manifest["days"].items():
-            assert figures[figure] == sum(f[figure] for n, f in manifest["files"].items() if n.startswith(day))
+            assert figures[figure] == sum(
+                f[figure] for n, f in manifest["files"].items() if n.startswith(day)
+            )
 
 
 def test_manifest_accounting_matches_an_independent_reading_file_by_file(dirty):
-    expected = {name: {k: f[k] for k in (*FIGURES, "quarantined_by_reason")}
-                for name, f in dirty["manifest"]["files"].items()}
+    expected = {
+        name: {k: f[k] for k in (*FIGURES, "quarantined_by_reason")}
+        for name, f in dirty["manifest"]["files"].items()
+    }
     assert dirty["accounting"] == expected
     for f in expected.values():  # R9
-        assert f["lines_read"] == f["blank_lines"] + f["events_loaded"] + f["duplicates_dropped"] + \
-            f["lines_quarantined"]
+        assert (
+            f["lines_read"]
+            == f["blank_lines"] + f["events_loaded"] + f["duplicates_dropped"] + f["lines_quarantined"]
+        )
 
 
 def test_lines_read_is_the_line_count_of_each_file(dirty, dirty_gz):
@@ -323,8 +373,9 @@ def test_gzip_files_are_gzip_with_a_fixed_mtime(dirty_gz):
         assert raw[:2] == b"\x1f\x8b" and raw[4:8] == b"\x00\x00\x00\x00"  # magic, mtime 0
         assert manifest["files"][name]["file_bytes"] == len(raw)
     accounting, _, _ = read_landing(out)
-    assert accounting == {n: {k: f[k] for k in (*FIGURES, "quarantined_by_reason")}
-                          for n, f in manifest["files"].items()}
+    assert accounting == {
+        n: {k: f[k] for k in (*FIGURES, "quarantined_by_reason")} for n, f in manifest["files"].items()
+    }
 
 
 def test_every_event_type_occurs_and_counts_match(dirty):
@@ -348,7 +399,8 @@ def test_expected_breaches_match_the_rules_as_specified(dirty):
 def test_clean_traces_are_well_formed(dirty):
     events = dirty["events"]
     breached_traces = set(dirty["manifest"]["expected_breaches"]["R1"]) | set(
-        dirty["manifest"]["expected_breaches"]["R7"])
+        dirty["manifest"]["expected_breaches"]["R7"]
+    )
     by_trace: dict[str, list[dict]] = defaultdict(list)
     for e in events.values():
         by_trace[e["trace_id"]].append(e)
@@ -356,7 +408,10 @@ def test_clean_traces_are_well_formed(dirty):
     for trace_id, trace in by_trace.items():
         trace.sort(key=lambda e: e["sequence"])
         stamps = [parse_timestamp(e["timestamp"]) for e in trace]
-        assert all(s is not None and re.search(r"\.\d{6}", e["timestamp"]) for s, e in zip(stamps, trace))
+        assert all(
+            s is not None and re.search(r"\.\d{6}", e["timestamp"])
+            for s, e in zip(stamps, trace, strict=False)
+        )
         assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps), trace_id
         offsets.update(e["timestamp"][26:] for e in trace)
         root = [e for e in trace if e["parent_span_id"] is None]
@@ -369,7 +424,11 @@ def test_clean_traces_are_well_formed(dirty):
         spans = {e["span_id"] for e in trace}
         assert all(e["parent_span_id"] in spans for e in trace if e["parent_span_id"] is not None)
         # the trace's events (not next-morning feedback) lie inside one UTC day
-        days = {s.astimezone(dt.UTC).date() for s, e in zip(stamps, trace) if e["event_type"] != "feedback"}
+        days = {
+            s.astimezone(dt.UTC).date()
+            for s, e in zip(stamps, trace, strict=False)
+            if e["event_type"] != "feedback"
+        }
         assert len(days) == 1, trace_id
     assert offsets["Z"] > 0.8 * sum(offsets.values()) and len(offsets) > 1  # mostly Z, some +hh:mm
 
@@ -382,12 +441,19 @@ def test_catalogue_variety(dirty):
     assert len({e["tenant_id"] for e in events}) >= 4
     assert len({(e["agent"]["name"], e["agent"]["version"]) for e in events}) >= 5
     assert {"support-bot", "ops-agent", "sales-assistant"} <= {e["agent"]["name"] for e in events}
-    sessions = Counter(e["session_id"] for e in events if e["event_type"] == "user_request" and e["session_id"])
+    sessions = Counter(
+        e["session_id"] for e in events if e["event_type"] == "user_request" and e["session_id"]
+    )
     assert max(sessions.values()) >= 3
     assert any(e["user_id"] is None for e in events)  # alert-triggered runs
     models = {(p["provider"], p["model"], p.get("model_version")) for p in payloads["model_call"]}
     assert len({m[0] for m in models}) >= 3 and len(models) >= 6
-    assert {p["purpose"] for p in payloads["model_call"]} == {"planning", "tool_selection", "response", "other"}
+    assert {p["purpose"] for p in payloads["model_call"]} == {
+        "planning",
+        "tool_selection",
+        "response",
+        "other",
+    }
     assert {"stop", "tool_calls", "error"} <= {p["finish_reason"] for p in payloads["model_call"]}
     calls = payloads["tool_call"]
     assert {"read_only", "state_changing"} == {p["access"] for p in calls}
@@ -405,7 +471,9 @@ def test_catalogue_variety(dirty):
     assert shown and len(shown) < len(payloads["confirmation_request"])
     assert {True, False} == {p["reversible"] for p in payloads["side_effect"]}
     assert all("rollback_ref" in p for p in payloads["side_effect"] if p["reversible"])
-    assert {"create", "update", "delete", "send", "execute"} == {p["operation"] for p in payloads["side_effect"]}
+    assert {"create", "update", "delete", "send", "execute"} == {
+        p["operation"] for p in payloads["side_effect"]
+    }
     assert {"ok", "error"} == {p["status"] for p in payloads["rollback"]}
     assert {True, False} == {p["recoverable"] for p in payloads["error"]}
     assert {"success", "partial", "failure", "abandoned"} == {p["status"] for p in payloads["final_result"]}
@@ -416,11 +484,19 @@ def test_catalogue_variety(dirty):
 def test_r10_negatives_key_order_only_differences(dirty):
     """Approved confirmations showing the executed arguments in another key order are no breach."""
     events = dirty["events"].values()
-    call_args = {e["payload"]["tool_call_id"]: e["payload"]["arguments"] for e in events
-                 if e["event_type"] == "tool_call"}
-    reordered = [e for e in events if e["event_type"] == "confirmation_request" and "arguments" in e["payload"]
-                 and e["payload"]["arguments"] == call_args[e["payload"]["tool_call_id"]]
-                 and json.dumps(e["payload"]["arguments"]) != json.dumps(call_args[e["payload"]["tool_call_id"]])]
+    call_args = {
+        e["payload"]["tool_call_id"]: e["payload"]["arguments"]
+        for e in events
+        if e["event_type"] == "tool_call"
+    }
+    reordered = [
+        e
+        for e in events
+        if e["event_type"] == "confirmation_request"
+        and "arguments" in e["payload"]
+        and e["payload"]["arguments"] == call_args[e["payload"]["tool_call_id"]]
+        and json.dumps(e["payload"]["arguments"]) != json.dumps(call_args[e["payload"]["tool_call_id"]])
+    ]
     assert reordered
     r10 = set(dirty["manifest"]["expected_breaches"]["R10"])
     assert not r10 & {e["payload"]["tool_call_id"] for e in reordered}
@@ -436,10 +512,16 @@ def test_late_events_land_in_the_next_days_folder(dirty):
     assert late
     for e, name in late:
         # delivered the day after the trace's own day
-        assert name[:10] == (dt.date.fromisoformat(first_day_of[e["trace_id"]]) + dt.timedelta(days=1)).isoformat()
+        assert (
+            name[:10]
+            == (dt.date.fromisoformat(first_day_of[e["trace_id"]]) + dt.timedelta(days=1)).isoformat()
+        )
     feedback = [(e, n) for e, n in late if e["event_type"] == "feedback"]
-    assert feedback and all(e["timestamp"][:10] == n[:10] or parse_timestamp(e["timestamp"]).astimezone(
-        dt.UTC).date().isoformat() == n[:10] for e, n in feedback)
+    assert feedback and all(
+        e["timestamp"][:10] == n[:10]
+        or parse_timestamp(e["timestamp"]).astimezone(dt.UTC).date().isoformat() == n[:10]
+        for e, n in feedback
+    )
     # retries logged late: an attempt 2 arriving the next day, its first attempt the day before
     retries = [e for e, _ in late if e["event_type"] == "tool_call" and e["payload"]["attempt"] == 2]
     assert retries
@@ -452,18 +534,27 @@ def test_late_events_land_in_the_next_days_folder(dirty):
 def test_dirty_mode_produces_every_kind_of_defect(dirty):
     out, manifest = dirty["out"], dirty["manifest"]
     reasons = set(manifest["quarantined_by_reason"])
-    assert {"invalid_json", "not_an_object", "unknown_event_type", "bad_timestamp", "unsupported_schema_version",
-            "invalid_utf8", "conflict"} <= reasons
+    assert {
+        "invalid_json",
+        "not_an_object",
+        "unknown_event_type",
+        "bad_timestamp",
+        "unsupported_schema_version",
+        "invalid_utf8",
+        "conflict",
+    } <= reasons
     assert any(r.startswith("missing_field:") for r in reasons)
-    assert any(r.startswith("bad_type:") for r in reasons) and any(r.startswith("bad_value:") for r in reasons)
+    assert any(r.startswith("bad_type:") for r in reasons) and any(
+        r.startswith("bad_value:") for r in reasons
+    )
     raw_lines = {name: split_lines(file_bytes(out / name)) for name in manifest["files"]}
     every = [line for lines in raw_lines.values() for line in lines]
-    assert b"" in every and any(line.strip() == b"" and line for line in every)          # empty, white space
+    assert b"" in every and any(line.strip() == b"" and line for line in every)  # empty, white space
     assert b"\r" in every or any(line.strip() == b"" and line.endswith(b"\r") for line in every)
-    assert sum(line.endswith(b"\r") for line in every) >= 10                               # CRLF endings
-    assert any(not (out / n).read_bytes().endswith(b"\n") for n in manifest["files"])    # no final newline
-    assert any(line.startswith(b"[") for line in every)                                   # JSON array
-    assert {b"42", b'"event"', b"null", b"true"} & set(every)                              # scalar
+    assert sum(line.endswith(b"\r") for line in every) >= 10  # CRLF endings
+    assert any(not (out / n).read_bytes().endswith(b"\n") for n in manifest["files"])  # no final newline
+    assert any(line.startswith(b"[") for line in every)  # JSON array
+    assert {b"42", b'"event"', b"null", b"true"} & set(every)  # scalar
     main = {n: f for n, f in manifest["files"].items() if ".late." not in n}
     late = {n: f for n, f in manifest["files"].items() if ".late." in n}
     # duplicates and conflicts both within a day and re-delivered a day later
@@ -505,14 +596,24 @@ def test_default_start_is_days_before_today(tmp_path):
     generate(tmp_path, days=2, traces_per_day=4)
     today = dt.datetime.now(dt.UTC).date()
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [
-        (today - dt.timedelta(days=2)).isoformat(), (today - dt.timedelta(days=1)).isoformat()]
+        (today - dt.timedelta(days=2)).isoformat(),
+        (today - dt.timedelta(days=1)).isoformat(),
+    ]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"days": 0}, "days"), ({"days": -3}, "days"), ({"days": "2"}, "days"),
-    ({"traces_per_day": 0}, "traces_per_day"), ({"traces_per_day": 1.5}, "traces_per_day"),
-    ({"seed": "abc"}, "seed"), ({"start": "20-11-2026"}, "start"), ({"start": 20261120}, "start"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"days": 0}, "days"),
+        ({"days": -3}, "days"),
+        ({"days": "2"}, "days"),
+        ({"traces_per_day": 0}, "traces_per_day"),
+        ({"traces_per_day": 1.5}, "traces_per_day"),
+        ({"seed": "abc"}, "seed"),
+        ({"start": "20-11-2026"}, "start"),
+        ({"start": 20261120}, "start"),
+    ],
+)
 def test_bad_arguments_raise_value_error(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         generate(tmp_path, **{"days": 1, "traces_per_day": 5, "start": START, **kwargs})
@@ -534,8 +635,19 @@ def test_refuses_a_file_as_out_dir_and_foreign_trace_files(tmp_path):
 
 
 def test_a_failing_worker_is_reported(tmp_path):
-    spec = {"out_dir": str(tmp_path), "day": "not-a-day", "day_index": 0, "last_day": True, "shard": "collector-a",
-            "seed": 1, "first_trace": 0, "end_trace": 1, "injections": {}, "gzip": False, "dirty": False}
+    spec = {
+        "out_dir": str(tmp_path),
+        "day": "not-a-day",
+        "day_index": 0,
+        "last_day": True,
+        "shard": "collector-a",
+        "seed": 1,
+        "first_trace": 0,
+        "end_trace": 1,
+        "injections": {},
+        "gzip": False,
+        "dirty": False,
+    }
     with pytest.raises(RuntimeError, match="not-a-day/collector-a failed.*Invalid isoformat"):
         generator._run_in_workers([spec], 1, None)
 
@@ -548,8 +660,24 @@ def test_progress_bar(tmp_path, capsys):
 def test_cli_prints_the_totals(tmp_path):
     from trace_platform.cli import cli
 
-    result = CliRunner().invoke(cli, ["generate", "--out", str(tmp_path), "--days", "2", "--traces-per-day", "20",
-                                      "--start", START.isoformat(), "--dirty", "--gzip", "--seed", "9"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--out",
+            str(tmp_path),
+            "--days",
+            "2",
+            "--traces-per-day",
+            "20",
+            "--start",
+            START.isoformat(),
+            "--dirty",
+            "--gzip",
+            "--seed",
+            "9",
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
     assert f"events_loaded {manifest['totals']['events_loaded']:,}" in result.output
@@ -564,8 +692,10 @@ def test_clean_events_follow_the_json_schema_if_present(dirty):
     from referencing import Registry, Resource
 
     schema = json.loads(schema_path.read_text())
-    validator = Draft202012Validator({"$ref": schema["$id"] + "#/$defs/strict_event"},
-                                     registry=Registry().with_resource(schema["$id"], Resource.from_contents(schema)))
+    validator = Draft202012Validator(
+        {"$ref": schema["$id"] + "#/$defs/strict_event"},
+        registry=Registry().with_resource(schema["$id"], Resource.from_contents(schema)),
+    )
     breached = {k for keys in dirty["manifest"]["expected_breaches"].values() for k in keys}
     for event in dirty["events"].values():
         if event["event_id"] in breached or event["trace_id"] in breached:

@@ -12,11 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from dbt_support import DBT, Trace, dbt_env, load_and_build, rows, write_day
-from trace_platform.defs.transform.project import DBT_PROJECT_DIR
-from trace_platform.defs.ingest.loader import ingest_partition
-
 import duckdb
+from dbt_support import DBT, Trace, dbt_env, load_and_build, rows, write_day
+
+from trace_platform.defs.ingest.loader import ingest_partition
+from trace_platform.defs.transform.project import DBT_PROJECT_DIR
 
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
 
@@ -53,31 +53,58 @@ def test_a_trace_scoped_model_that_gains_a_column_builds_on_an_existing_warehous
         ingest_partition(con, landing, DAY2)
     finally:
         con.close()
-    build = subprocess.run([DBT, "build", "--project-dir", str(project), "--profiles-dir", str(project),
-                            "--target-path", str(tmp_path / "target"), "--vars", f'{{"delivery_date": "{DAY2}"}}'],
-                           env=dbt_env(warehouse), capture_output=True, text=True)
+    build = subprocess.run(
+        [
+            DBT,
+            "build",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--vars",
+            f'{{"delivery_date": "{DAY2}"}}',
+        ],
+        env=dbt_env(warehouse),
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stdout[-4000:]
 
     # The rebuilt traces carry the new column; the untouched one keeps NULL (a full refresh fills it).
-    assert rows(warehouse, "SELECT trace_id, column_added_by_upgrade FROM intermediate.int_trace_facts "
-                           "ORDER BY trace_id") == [("t-day1", None), ("t-day2", 42), ("t-early", 42)]
-    assert rows(warehouse, "SELECT trace_id, final_result_count FROM intermediate.int_trace_facts "
-                           "WHERE trace_id = 't-early'") == [("t-early", 1)]
+    assert rows(
+        warehouse,
+        "SELECT trace_id, column_added_by_upgrade FROM intermediate.int_trace_facts ORDER BY trace_id",
+    ) == [("t-day1", None), ("t-day2", 42), ("t-early", 42)]
+    assert rows(
+        warehouse,
+        "SELECT trace_id, final_result_count FROM intermediate.int_trace_facts WHERE trace_id = 't-early'",
+    ) == [("t-early", 1)]
     # A rebuilt call keeps the delivery day of its own tool_call event.
-    assert rows(warehouse, "SELECT trace_id, delivery_date::VARCHAR FROM marts.fct_tool_calls "
-                           "GROUP BY ALL ORDER BY 1") == [("t-day1", DAY1), ("t-day2", DAY2), ("t-early", DAY1)]
+    assert rows(
+        warehouse, "SELECT trace_id, delivery_date::VARCHAR FROM marts.fct_tool_calls GROUP BY ALL ORDER BY 1"
+    ) == [("t-day1", DAY1), ("t-day2", DAY2), ("t-early", DAY1)]
     # Nightly tests of a trace-scoped mart look at the pending traces' delivery days only, named as
     # constants (macros/test_scope.sql), so DuckDB can skip the other days' row groups. t-early's
     # late event is a final result, not a call event, so the calls marts test day 2 alone.
-    compiled = [path.read_text() for path in (tmp_path / "target" / "compiled").rglob("*.sql")
-                if path.parent.name == "_marts.yml"]
+    compiled = [
+        path.read_text()
+        for path in (tmp_path / "target" / "compiled").rglob("*.sql")
+        if path.parent.name == "_marts.yml"
+    ]
     scoped = [sql for sql in compiled if '"fct_tool_calls" where delivery_date in' in sql]
-    assert scoped and all(f"\"fct_tool_calls\" where delivery_date in (date '{DAY2}') "
-                          "and trace_id in (select trace_id from" in sql for sql in scoped)
+    assert scoped and all(
+        f"\"fct_tool_calls\" where delivery_date in (date '{DAY2}') "
+        "and trace_id in (select trace_id from" in sql
+        for sql in scoped
+    )
 
 
 def _labels(warehouse: Path) -> list[tuple]:
-    return rows(warehouse, "SELECT * EXCLUDE (first_delivery_date) FROM eval.eval_trace_labels ORDER BY trace_id")
+    return rows(
+        warehouse, "SELECT * EXCLUDE (first_delivery_date) FROM eval.eval_trace_labels ORDER BY trace_id"
+    )
 
 
 def test_eval_labels_follow_a_moved_intent_median_in_any_day_order(tmp_path):
@@ -91,11 +118,17 @@ def test_eval_labels_follow_a_moved_intent_median_in_any_day_order(tmp_path):
     write_day(in_order / "landing", DAY1, day1)
     write_day(in_order / "landing", DAY2, day2)
     load_and_build(in_order / "warehouse.duckdb", in_order / "landing", [DAY1])
-    assert rows(in_order / "warehouse.duckdb", "SELECT inefficient_path, intent_median_tool_calls "
-                "FROM eval.eval_trace_labels WHERE trace_id = 'slow'") == [(True, 1.0)]
+    assert rows(
+        in_order / "warehouse.duckdb",
+        "SELECT inefficient_path, intent_median_tool_calls "
+        "FROM eval.eval_trace_labels WHERE trace_id = 'slow'",
+    ) == [(True, 1.0)]
     load_and_build(in_order / "warehouse.duckdb", in_order / "landing", [DAY2])
-    assert rows(in_order / "warehouse.duckdb", "SELECT inefficient_path, inefficient_path_reason, "
-                "intent_median_tool_calls FROM eval.eval_trace_labels WHERE trace_id = 'slow'") == [(False, None, 3.0)]
+    assert rows(
+        in_order / "warehouse.duckdb",
+        "SELECT inefficient_path, inefficient_path_reason, "
+        "intent_median_tool_calls FROM eval.eval_trace_labels WHERE trace_id = 'slow'",
+    ) == [(False, None, 3.0)]
 
     reversed_order = tmp_path / "reversed"
     write_day(reversed_order / "landing", DAY1, day1)

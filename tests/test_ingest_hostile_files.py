@@ -38,13 +38,19 @@ def _assert_bomb_quarantined(db: Path, bomb: str, report) -> None:
     assert report.events_loaded == 2 and report.blank_lines == 0
     assert report.quarantined_by_reason == {"decompressed_too_large": 1}
     assert query(db, "SELECT source_file, line_number, reason FROM raw.quarantine") == [
-        (bomb, None, "decompressed_too_large")]
+        (bomb, None, "decompressed_too_large")
+    ]
     detail = query(db, "SELECT raw_line FROM raw.quarantine")[0][0]
     assert "inflates beyond" in detail and "TRACE_PLATFORM_MAX_DECOMPRESSED_BYTES" in detail, detail
-    assert query(db, "SELECT source_file, lines_read, blank_lines, events_loaded, lines_quarantined, file_status "
-                     "FROM raw.ingest_files ORDER BY 1") == [
-        (f"{D1}/a.jsonl", 1, 0, 1, 0, "loaded"), (bomb, 0, 0, 0, 0, "quarantined"),
-        (f"{D1}/z.jsonl.gz", 1, 0, 1, 0, "loaded")]
+    assert query(
+        db,
+        "SELECT source_file, lines_read, blank_lines, events_loaded, lines_quarantined, file_status "
+        "FROM raw.ingest_files ORDER BY 1",
+    ) == [
+        (f"{D1}/a.jsonl", 1, 0, 1, 0, "loaded"),
+        (bomb, 0, 0, 0, 0, "quarantined"),
+        (f"{D1}/z.jsonl.gz", 1, 0, 1, 0, "loaded"),
+    ]
     r9 = _r9(db, D1)
     assert len(r9) == 3 and all(row[-1] for row in r9), r9  # R9 balances for every file
 
@@ -74,22 +80,33 @@ def test_a_gzip_bomb_of_100m_blank_lines_is_quarantined_with_the_default_limits(
 def test_a_gzip_bomb_stops_at_a_smaller_configured_limit(tmp_path, content):
     """Each path of the reader (rewrite, line-by-line repair, valid lines) stops at the limit."""
     landing, db = tmp_path / "landing", tmp_path / "wh.duckdb"
-    chunk = {"blank_lines": b"\n" * 4096, "one_endless_line": b"x" * 4096,
-             "valid_events": (line(event("same")) + "\n").encode() * 16}[content]
+    chunk = {
+        "blank_lines": b"\n" * 4096,
+        "one_endless_line": b"x" * 4096,
+        "valid_events": (line(event("same")) + "\n").encode() * 16,
+    }[content]
     bomb = _bomb_day(landing, "bomb.jsonl.gz", chunk, (2 << 20) // len(chunk))  # 2 MiB inflated
-    limits = IngestLimits(max_line_bytes=256 << 10, max_decompressed_bytes=2 << 20,
-                          decompressed_floor_bytes=1 << 20)
+    limits = IngestLimits(
+        max_line_bytes=256 << 10, max_decompressed_bytes=2 << 20, decompressed_floor_bytes=1 << 20
+    )
     report = ingest(db, landing, D1, limits=limits)
     _assert_bomb_quarantined(db, bomb, report)
     # Under the limit the same file loads.
-    generous = IngestLimits(max_line_bytes=256 << 10, max_decompressed_bytes=4 << 20, decompressed_floor_bytes=4 << 20)
-    assert ingest(tmp_path / "ok.duckdb", landing, D1, limits=generous).quarantined_by_reason.get(
-        "decompressed_too_large") is None
+    generous = IngestLimits(
+        max_line_bytes=256 << 10, max_decompressed_bytes=4 << 20, decompressed_floor_bytes=4 << 20
+    )
+    assert (
+        ingest(tmp_path / "ok.duckdb", landing, D1, limits=generous).quarantined_by_reason.get(
+            "decompressed_too_large"
+        )
+        is None
+    )
 
 
 def test_the_ratio_limit_and_its_floor(tmp_path):
-    limits = IngestLimits(max_decompressed_bytes=1 << 30, max_decompression_ratio=100,
-                          decompressed_floor_bytes=1 << 20)
+    limits = IngestLimits(
+        max_decompressed_bytes=1 << 30, max_decompression_ratio=100, decompressed_floor_bytes=1 << 20
+    )
     assert limits.decompressed_allowance(100) == 1 << 20  # small files: the floor
     assert limits.decompressed_allowance(1 << 20) == 100 << 20  # 100 x the file
     assert limits.decompressed_allowance(1 << 30) == 1 << 30  # the absolute cap
@@ -106,19 +123,29 @@ def test_an_otlp_gzip_bomb_is_quarantined_too(tmp_path):
     report = ingest(db, landing, D1, limits=IngestLimits(decompressed_floor_bytes=1 << 20))
     assert report.events_loaded == 1
     assert query(db, "SELECT source_file, line_number, reason FROM raw.quarantine") == [
-        (f"otlp/{D1}/bomb.json.gz", None, "decompressed_too_large")]
+        (f"otlp/{D1}/bomb.json.gz", None, "decompressed_too_large")
+    ]
     assert all(row[-1] for row in _r9(db, D1))
 
 
 def test_the_limits_are_read_from_the_environment():
-    code = ("from trace_platform.lib.settings import IngestLimits as L; l = L(); "
-            "print(l.max_decompressed_bytes, l.max_decompression_ratio, l.decompressed_allowance(10))")
-    env = {**os.environ, "TRACE_PLATFORM_MAX_DECOMPRESSED_BYTES": "12345", "TRACE_PLATFORM_MAX_DECOMPRESSION_RATIO": "7"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    code = (
+        "from trace_platform.lib.settings import IngestLimits as L; l = L(); "
+        "print(l.max_decompressed_bytes, l.max_decompression_ratio, l.decompressed_allowance(10))"
+    )
+    env = {
+        **os.environ,
+        "TRACE_PLATFORM_MAX_DECOMPRESSED_BYTES": "12345",
+        "TRACE_PLATFORM_MAX_DECOMPRESSION_RATIO": "7",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["12345", "7.0", "12345"]
 
 
 # --- hard links -----------------------------------------------------------------------------------
+
 
 def test_a_hard_link_to_a_file_outside_the_landing_folder_is_refused(tmp_path):
     landing, outside = tmp_path / "landing", tmp_path / "outside"
@@ -129,7 +156,8 @@ def test_a_hard_link_to_a_file_outside_the_landing_folder_is_refused(tmp_path):
         ingest(tmp_path / "wh.duckdb", landing, D1)
     assert str(raised.value) == (
         f"refusing 'link.jsonl' in {D1}: hard link to a file with 1 of its 2 links outside the landing folder; "
-        "deliver a copy, or move the file in (mv) instead of linking it")
+        "deliver a copy, or move the file in (mv) instead of linking it"
+    )
     assert query(tmp_path / "wh.duckdb", "SELECT count(*) FROM duckdb_tables()") == [(0,)]  # nothing read
 
 
@@ -140,8 +168,11 @@ def test_a_hard_link_in_the_otlp_folder_or_half_outside_is_refused(tmp_path):
     (landing / "archive").mkdir()
     os.link(secret, landing / "otlp" / D1 / "x.json")
     os.link(secret, landing / "archive" / "x.json")  # two links inside, one outside
-    with pytest.raises(LandingError, match=r"'otlp/x.json' in 2026-11-20: hard link to a file with 1 of its 3 links "
-                                           "outside the landing folder"):
+    with pytest.raises(
+        LandingError,
+        match=r"'otlp/x.json' in 2026-11-20: hard link to a file with 1 of its 3 links "
+        "outside the landing folder",
+    ):
         list_partition_files(landing, D1)
 
 
@@ -172,7 +203,10 @@ def test_a_delivery_by_rsync_link_dest_is_read(tmp_path):
     write_lines(source, "out", "new.jsonl", [line(event("e2"))])
     subprocess.run(["rsync", "-a", f"--link-dest=../{D1}", f"{source}/out/", f"{landing}/{D2}/"], check=True)
     assert (landing / D2 / "same.jsonl").stat().st_nlink == 2
-    assert [f.relative_name for f in list_partition_files(landing, D2).files] == [f"{D2}/new.jsonl", f"{D2}/same.jsonl"]
+    assert [f.relative_name for f in list_partition_files(landing, D2).files] == [
+        f"{D2}/new.jsonl",
+        f"{D2}/same.jsonl",
+    ]
 
 
 def test_the_hard_link_search_starts_at_the_nearest_days(tmp_path, monkeypatch):

@@ -15,8 +15,11 @@ def reasons(db) -> list[tuple]:
 
 
 def accounting(db) -> tuple:
-    return query(db, "SELECT lines_read, blank_lines, events_loaded, duplicates_dropped, lines_quarantined "
-                     "FROM raw.ingest_files")[0]
+    return query(
+        db,
+        "SELECT lines_read, blank_lines, events_loaded, duplicates_dropped, lines_quarantined "
+        "FROM raw.ingest_files",
+    )[0]
 
 
 @pytest.fixture
@@ -80,11 +83,18 @@ def test_quarantine_reason(landing, db, bad_line, expected_reason):
 
 def test_valid_optional_fields_and_unknown_fields_are_kept(landing, db):
     ev = event(attributes={"k": [1, {"z": None}]}, x_custom={"a": 1}, **{"weird/key": 2})
-    write_lines(landing, DAY, "a.jsonl", [line(ev), line(event("e2", timestamp="2026-11-20T03:00:00+02:00",
-                                                                 attributes=None))])
+    write_lines(
+        landing,
+        DAY,
+        "a.jsonl",
+        [line(ev), line(event("e2", timestamp="2026-11-20T03:00:00+02:00", attributes=None))],
+    )
     ingest(db, landing, DAY)
-    rows = query(db, "SELECT event_id, attributes, extra_fields, event_timestamp::VARCHAR FROM raw.trace_events "
-                     "ORDER BY event_id")
+    rows = query(
+        db,
+        "SELECT event_id, attributes, extra_fields, event_timestamp::VARCHAR FROM raw.trace_events "
+        "ORDER BY event_id",
+    )
     assert rows[0][1] == '{"k":[1,{"z":null}]}'
     assert rows[0][2] in ('{"x_custom":{"a":1},"weird/key":2}', '{"weird/key":2,"x_custom":{"a":1}}')
     assert rows[1][1] is None and rows[1][2] is None
@@ -134,7 +144,8 @@ def test_duplicates_identical_and_reordered_are_dropped_conflicts_quarantined(la
     report = ingest(db, landing, DAY)
     assert report.events_loaded == 1 and report.duplicates_dropped == 2 and report.lines_quarantined == 1
     assert query(db, "SELECT source_file, line_number, reason, raw_line FROM raw.quarantine") == [
-        (f"{DAY}/b.jsonl", 1, "conflict", line(changed))]
+        (f"{DAY}/b.jsonl", 1, "conflict", line(changed))
+    ]
     assert query(db, "SELECT source_file, line_number FROM raw.trace_events") == [(f"{DAY}/a.jsonl", 1)]
 
 
@@ -171,12 +182,19 @@ def test_every_file_balances_r9(landing, db):
 def test_bare_carriage_return_and_nul_bytes_keep_line_numbers(landing, db):
     whitespace_cr = line(event("e2")).replace(",", ",\r", 1)  # \r as JSON whitespace: valid
     in_string_cr = line(event("e3", payload={"text": "a\rb"})).replace("\\r", "\r")  # raw \r in a string
-    write_lines(landing, DAY, "a.jsonl", [line(event("e1")), whitespace_cr, in_string_cr,
-                                          '{"x": "\x00"}', line(event("e4"))])
+    write_lines(
+        landing,
+        DAY,
+        "a.jsonl",
+        [line(event("e1")), whitespace_cr, in_string_cr, '{"x": "\x00"}', line(event("e4"))],
+    )
     ingest(db, landing, DAY)
     assert reasons(db) == [(3, "invalid_json"), (4, "invalid_json")]
     assert query(db, "SELECT event_id, line_number FROM raw.trace_events ORDER BY 2") == [
-        ("e1", 1), ("e2", 2), ("e4", 5)]
+        ("e1", 1),
+        ("e2", 2),
+        ("e4", 5),
+    ]
 
 
 def test_lines_between_reader_buffer_and_limit_load(landing, db):

@@ -7,25 +7,31 @@ import pytest
 from trace_platform.lib.json_canonical import canonical_json
 
 
-@pytest.mark.parametrize("left, right", [
-    ('{"a":1,"b":[1,2]}', '{ "b" : [1, 2.0], "a" : 1.0 }'),
-    ('{"x":"\\u0041"}', '{"x":"A"}'),
-    ('{"a":{"b":null}}', '{"a":{"b":null}}'),
-    ("1e2", "100"),
-])
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        ('{"a":1,"b":[1,2]}', '{ "b" : [1, 2.0], "a" : 1.0 }'),
+        ('{"x":"\\u0041"}', '{"x":"A"}'),
+        ('{"a":{"b":null}}', '{"a":{"b":null}}'),
+        ("1e2", "100"),
+    ],
+)
 def test_equal_values(left, right):
     assert canonical_json(left) == canonical_json(right)
 
 
-@pytest.mark.parametrize("left, right", [
-    ('{"a":true}', '{"a":1}'),
-    ('[1,2]', '[2,1]'),
-    ('{"a":"1"}', '{"a":1}'),
-    ('{"a.b":1,"a":{}}', '{"a":{"b":1}}'),
-    # a separator character inside a string cannot forge another key
-    ('{"a":"x\\u001e$.b=s:y"}', '{"a":"x","b":"y"}'),
-    ('{"a":null}', '{}'),
-])
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        ('{"a":true}', '{"a":1}'),
+        ("[1,2]", "[2,1]"),
+        ('{"a":"1"}', '{"a":1}'),
+        ('{"a.b":1,"a":{}}', '{"a":{"b":1}}'),
+        # a separator character inside a string cannot forge another key
+        ('{"a":"x\\u001e$.b=s:y"}', '{"a":"x","b":"y"}'),
+        ('{"a":null}', "{}"),
+    ],
+)
 def test_different_values(left, right):
     assert canonical_json(left) != canonical_json(right)
 
@@ -41,7 +47,11 @@ import json  # noqa: E402
 import random  # noqa: E402
 
 from trace_platform.lib.json_canonical import (  # noqa: E402
-    _dumps_iterative, _loads_iterative, is_valid_json, loads)
+    _dumps_iterative,
+    _loads_iterative,
+    is_valid_json,
+    loads,
+)
 
 
 def _nested(depth: int, key_order: str = "ab") -> str:
@@ -83,15 +93,17 @@ def _random_value(rng: random.Random, depth: int = 0):
     if kind == 1:
         return rng.choice([True, False])
     if kind == 2:
-        return rng.randint(-10**20, 10**20)
+        return rng.randint(-(10**20), 10**20)
     if kind == 3:
         return rng.choice([0.5, -1.0, 2.0, 1e300, 3.25e-7, 1e16, float(2**63)])
     if kind in (4, 5):
         return "".join(rng.choice('ab"\\/\u00e9\u2028\n\t\x01😀') for _ in range(rng.randrange(6)))
     if kind in (6, 7):
         return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
-    return {_random_value(rng, 9) if rng.random() < 0.9 else "k": _random_value(rng, depth + 1)
-            for _ in range(rng.randrange(4))}
+    return {
+        _random_value(rng, 9) if rng.random() < 0.9 else "k": _random_value(rng, depth + 1)
+        for _ in range(rng.randrange(4))
+    }
 
 
 def test_the_iterative_path_agrees_with_the_fast_path():
@@ -102,8 +114,16 @@ def test_the_iterative_path_agrees_with_the_fast_path():
         text = json.dumps(value, indent=rng.choice([None, 1]))
         assert _loads_iterative(text) == json.loads(text)
         assert _dumps_iterative(loads(text)) == canonical_json(text)
-    for text in ["1e2", "-0", "1.0", "NaN", "-Infinity", ' { "a" : [ ] , "b" : { } } ', '"\\ud83d\\ude00"',
-                 '{"a":1,"a":2}']:
+    for text in [
+        "1e2",
+        "-0",
+        "1.0",
+        "NaN",
+        "-Infinity",
+        ' { "a" : [ ] , "b" : { } } ',
+        '"\\ud83d\\ude00"',
+        '{"a":1,"a":2}',
+    ]:
         assert _dumps_iterative(_loads_iterative(text)) == canonical_json(text)
     for bad in ["", "{", "[1,]", '{"a":1,}', "[1 2]", '{"a" 1}', "{1:2}", "tru", '"\x01"', "[]]", "01"]:
         with pytest.raises(ValueError):

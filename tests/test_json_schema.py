@@ -33,36 +33,101 @@ STRICT = Draft202012Validator(
 )
 
 EVENT_TYPES = (
-    "user_request", "plan", "model_call", "tool_selection", "tool_call", "tool_result", "policy_check",
-    "confirmation_request", "confirmation_response", "side_effect", "rollback", "error", "final_result",
+    "user_request",
+    "plan",
+    "model_call",
+    "tool_selection",
+    "tool_call",
+    "tool_result",
+    "policy_check",
+    "confirmation_request",
+    "confirmation_response",
+    "side_effect",
+    "rollback",
+    "error",
+    "final_result",
     "feedback",
 )
 
 # One documented payload per event type, every documented field present.
 FULL_PAYLOADS: dict[str, dict] = {
-    "user_request": {"text": "Refund order 42, it arrived broken", "intent": "refund_order", "channel": "web"},
+    "user_request": {
+        "text": "Refund order 42, it arrived broken",
+        "intent": "refund_order",
+        "channel": "web",
+    },
     "plan": {"steps": ["look up order 42", "refund order 42"], "reasoning": "order is eligible for a refund"},
-    "model_call": {"provider": "openai", "model": "gpt-x", "model_version": "2026-01-01", "purpose": "planning",
-                   "input_tokens": 812, "output_tokens": 64, "latency_ms": 431.5, "finish_reason": "stop",
-                   "status": "ok"},
-    "tool_selection": {"tool_call_id": "c1", "tool_name": "refund_order",
-                       "candidates": ["refund_order", "lookup_order"], "rationale": "user asked for a refund"},
-    "tool_call": {"tool_call_id": "c1", "tool_name": "refund_order", "tool_version": "2.3.0",
-                  "arguments": {"order_id": 42, "amount": 19.99}, "access": "state_changing", "mode": "execute",
-                  "attempt": 1, "retry_of": None, "requires_confirmation": True},
+    "model_call": {
+        "provider": "openai",
+        "model": "gpt-x",
+        "model_version": "2026-01-01",
+        "purpose": "planning",
+        "input_tokens": 812,
+        "output_tokens": 64,
+        "latency_ms": 431.5,
+        "finish_reason": "stop",
+        "status": "ok",
+    },
+    "tool_selection": {
+        "tool_call_id": "c1",
+        "tool_name": "refund_order",
+        "candidates": ["refund_order", "lookup_order"],
+        "rationale": "user asked for a refund",
+    },
+    "tool_call": {
+        "tool_call_id": "c1",
+        "tool_name": "refund_order",
+        "tool_version": "2.3.0",
+        "arguments": {"order_id": 42, "amount": 19.99},
+        "access": "state_changing",
+        "mode": "execute",
+        "attempt": 1,
+        "retry_of": None,
+        "requires_confirmation": True,
+    },
     "tool_result": {"tool_call_id": "c1", "status": "ok", "output": {"refund_id": "rf-7"}, "latency_ms": 120},
-    "policy_check": {"check_id": "chk-1", "tool_call_id": "c1", "policy": "refunds@3", "permission": "orders:write",
-                     "principal": "u1", "decision": "require_confirmation", "reason": "amount above auto limit"},
-    "confirmation_request": {"confirmation_id": "conf-1", "tool_call_id": "c1",
-                             "prompt": "Refund 19.99 for order 42?", "arguments": {"order_id": 42, "amount": 19.99}},
-    "confirmation_response": {"confirmation_id": "conf-1", "tool_call_id": "c1", "decision": "approved",
-                              "responder": "u1"},
-    "side_effect": {"tool_call_id": "c1", "resource_type": "refund", "resource_id": "rf-7", "operation": "create",
-                    "reversible": True, "rollback_ref": "cancel-refund:rf-7"},
-    "rollback": {"tool_call_id": "c1", "resource_type": "refund", "resource_id": "rf-7", "status": "ok",
-                 "reason": "user changed their mind"},
-    "error": {"error_type": "tool_timeout", "message": "refund service did not answer", "recoverable": True,
-              "tool_call_id": "c1"},
+    "policy_check": {
+        "check_id": "chk-1",
+        "tool_call_id": "c1",
+        "policy": "refunds@3",
+        "permission": "orders:write",
+        "principal": "u1",
+        "decision": "require_confirmation",
+        "reason": "amount above auto limit",
+    },
+    "confirmation_request": {
+        "confirmation_id": "conf-1",
+        "tool_call_id": "c1",
+        "prompt": "Refund 19.99 for order 42?",
+        "arguments": {"order_id": 42, "amount": 19.99},
+    },
+    "confirmation_response": {
+        "confirmation_id": "conf-1",
+        "tool_call_id": "c1",
+        "decision": "approved",
+        "responder": "u1",
+    },
+    "side_effect": {
+        "tool_call_id": "c1",
+        "resource_type": "refund",
+        "resource_id": "rf-7",
+        "operation": "create",
+        "reversible": True,
+        "rollback_ref": "cancel-refund:rf-7",
+    },
+    "rollback": {
+        "tool_call_id": "c1",
+        "resource_type": "refund",
+        "resource_id": "rf-7",
+        "status": "ok",
+        "reason": "user changed their mind",
+    },
+    "error": {
+        "error_type": "tool_timeout",
+        "message": "refund service did not answer",
+        "recoverable": True,
+        "tool_call_id": "c1",
+    },
     "final_result": {"status": "success", "output": "Your refund of 19.99 is on its way."},
     "feedback": {"rating": 1, "comment": "quick and correct"},
 }
@@ -71,23 +136,68 @@ FULL_PAYLOADS: dict[str, dict] = {
 MORE_PAYLOADS: list[tuple[str, dict]] = [
     ("user_request", {"text": "hi"}),
     ("plan", {"steps": []}),
-    ("model_call", {**FULL_PAYLOADS["model_call"], "purpose": "other", "status": "error", "output_tokens": 0,
-                    "error": {"type": "rate_limited", "message": "429"}}),
+    (
+        "model_call",
+        {
+            **FULL_PAYLOADS["model_call"],
+            "purpose": "other",
+            "status": "error",
+            "output_tokens": 0,
+            "error": {"type": "rate_limited", "message": "429"},
+        },
+    ),
     ("tool_selection", {"tool_call_id": "c2", "tool_name": "lookup_order", "candidates": []}),
-    ("tool_call", {"tool_call_id": "c2", "tool_name": "lookup_order", "arguments": {}, "access": "read_only",
-                   "mode": "suggest", "attempt": 1, "retry_of": None, "requires_confirmation": False}),
+    (
+        "tool_call",
+        {
+            "tool_call_id": "c2",
+            "tool_name": "lookup_order",
+            "arguments": {},
+            "access": "read_only",
+            "mode": "suggest",
+            "attempt": 1,
+            "retry_of": None,
+            "requires_confirmation": False,
+        },
+    ),
     ("tool_call", {**FULL_PAYLOADS["tool_call"], "tool_call_id": "c1-r2", "attempt": 2, "retry_of": "c1"}),
-    ("tool_result", {"tool_call_id": "c1", "status": "timeout", "output": None, "latency_ms": 30000,
-                     "error": {"type": "timeout", "message": "no answer in 30 s"}}),
-    ("tool_result", {"tool_call_id": "c1", "status": "denied", "output": "policy", "latency_ms": 0,
-                     "error": {"type": "denied", "message": "deny"}}),
+    (
+        "tool_result",
+        {
+            "tool_call_id": "c1",
+            "status": "timeout",
+            "output": None,
+            "latency_ms": 30000,
+            "error": {"type": "timeout", "message": "no answer in 30 s"},
+        },
+    ),
+    (
+        "tool_result",
+        {
+            "tool_call_id": "c1",
+            "status": "denied",
+            "output": "policy",
+            "latency_ms": 0,
+            "error": {"type": "denied", "message": "deny"},
+        },
+    ),
     ("policy_check", {**FULL_PAYLOADS["policy_check"], "decision": "deny"}),
     ("confirmation_request", {"confirmation_id": "conf-2", "tool_call_id": "c1", "prompt": "Go ahead?"}),
-    ("confirmation_request", {"confirmation_id": "conf-3", "tool_call_id": "c1", "prompt": "Go?",
-                              "arguments": None}),
+    (
+        "confirmation_request",
+        {"confirmation_id": "conf-3", "tool_call_id": "c1", "prompt": "Go?", "arguments": None},
+    ),
     ("confirmation_response", {**FULL_PAYLOADS["confirmation_response"], "decision": "expired"}),
-    ("side_effect", {"tool_call_id": "c1", "resource_type": "email", "resource_id": "msg-1", "operation": "send",
-                     "reversible": False}),
+    (
+        "side_effect",
+        {
+            "tool_call_id": "c1",
+            "resource_type": "email",
+            "resource_id": "msg-1",
+            "operation": "send",
+            "reversible": False,
+        },
+    ),
     ("rollback", {**FULL_PAYLOADS["rollback"], "status": "error"}),
     ("error", {"error_type": "planner", "message": "no plan", "recoverable": False}),
     ("final_result", {"status": "abandoned", "output": ""}),
@@ -101,8 +211,11 @@ PAYLOAD_DEPARTURES: list[tuple[str, str, dict]] = [
     ("empty_payload", "tool_call", {}),
     ("user_request_no_text", "user_request", {"intent": "refund_order"}),
     ("plan_steps_not_array", "plan", {"steps": "look up order"}),
-    ("model_call_no_model_version", "model_call",
-     {k: v for k, v in FULL_PAYLOADS["model_call"].items() if k != "model_version"}),
+    (
+        "model_call_no_model_version",
+        "model_call",
+        {k: v for k, v in FULL_PAYLOADS["model_call"].items() if k != "model_version"},
+    ),
     ("model_call_blank_model", "model_call", {**FULL_PAYLOADS["model_call"], "model": "  "}),
     ("model_call_bad_purpose", "model_call", {**FULL_PAYLOADS["model_call"], "purpose": "chat"}),
     ("model_call_negative_tokens", "model_call", {**FULL_PAYLOADS["model_call"], "input_tokens": -1}),
@@ -111,51 +224,124 @@ PAYLOAD_DEPARTURES: list[tuple[str, str, dict]] = [
     ("tool_call_retry_without_retry_of", "tool_call", {**FULL_PAYLOADS["tool_call"], "attempt": 2}),
     ("tool_call_first_attempt_with_retry_of", "tool_call", {**FULL_PAYLOADS["tool_call"], "retry_of": "c0"}),
     ("tool_call_arguments_not_object", "tool_call", {**FULL_PAYLOADS["tool_call"], "arguments": [42]}),
-    ("tool_call_confirmation_flag_not_boolean", "tool_call",
-     {**FULL_PAYLOADS["tool_call"], "requires_confirmation": "yes"}),
+    (
+        "tool_call_confirmation_flag_not_boolean",
+        "tool_call",
+        {**FULL_PAYLOADS["tool_call"], "requires_confirmation": "yes"},
+    ),
     ("tool_result_error_without_error", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": "error"}),
-    ("policy_check_policy_without_version", "policy_check", {**FULL_PAYLOADS["policy_check"], "policy": "refunds"}),
+    (
+        "policy_check_policy_without_version",
+        "policy_check",
+        {**FULL_PAYLOADS["policy_check"], "policy": "refunds"},
+    ),
     ("error_recoverable_not_boolean", "error", {**FULL_PAYLOADS["error"], "recoverable": "no"}),
     # the closed fields left out or null: loaded (the audit reports what is missing)
     ("tool_result_without_status", "tool_result", {"tool_call_id": "c1", "output": None, "latency_ms": 1}),
     ("tool_call_mode_null", "tool_call", {**FULL_PAYLOADS["tool_call"], "mode": None}),
     ("feedback_rating_null", "feedback", {"rating": None}),
     # the two closed fields the warehouse maps instead of quarantining ('other' / 'unknown')
-    ("model_call_bad_purpose_secret", "model_call", {**FULL_PAYLOADS["model_call"], "purpose": "sk-live-abc"}),
+    (
+        "model_call_bad_purpose_secret",
+        "model_call",
+        {**FULL_PAYLOADS["model_call"], "purpose": "sk-live-abc"},
+    ),
     ("tool_call_access_number", "tool_call", {**FULL_PAYLOADS["tool_call"], "access": 1}),
 ]
 
 # Envelope-valid events whose closed payload field (docs/trace-format.md, "Closed payload fields")
 # holds a value outside its set: ingestion quarantines them with the reason, both schemas reject.
 PAYLOAD_VALUE_BREACHES: list[tuple[str, str, dict, str]] = [
-    ("model_call_bad_status", "model_call", {**FULL_PAYLOADS["model_call"], "status": "failed"},
-     "bad_value:model_call.status"),
-    ("tool_call_bad_mode", "tool_call", {**FULL_PAYLOADS["tool_call"], "mode": "run"}, "bad_value:tool_call.mode"),
-    ("tool_call_mode_wrong_case", "tool_call", {**FULL_PAYLOADS["tool_call"], "mode": "Execute"},
-     "bad_value:tool_call.mode"),
-    ("tool_result_bad_status", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": "failed"},
-     "bad_value:tool_result.status"),
-    ("tool_result_status_secret", "tool_result",
-     {**FULL_PAYLOADS["tool_result"], "status": "https://admin:hunter2@db.example.com"},
-     "bad_value:tool_result.status"),
-    ("tool_result_status_empty", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": ""},
-     "bad_value:tool_result.status"),
-    ("tool_result_status_array", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": ["ok"]},
-     "bad_value:tool_result.status"),
-    ("tool_result_status_object", "tool_result", {**FULL_PAYLOADS["tool_result"], "status": {"ok": True}},
-     "bad_value:tool_result.status"),
-    ("policy_check_bad_decision", "policy_check", {**FULL_PAYLOADS["policy_check"], "decision": "maybe"},
-     "bad_value:policy_check.decision"),
-    ("policy_check_decision_boolean", "policy_check", {**FULL_PAYLOADS["policy_check"], "decision": True},
-     "bad_value:policy_check.decision"),
-    ("confirmation_response_bad_decision", "confirmation_response",
-     {**FULL_PAYLOADS["confirmation_response"], "decision": "yes"}, "bad_value:confirmation_response.decision"),
-    ("side_effect_bad_operation", "side_effect", {**FULL_PAYLOADS["side_effect"], "operation": "upsert"},
-     "bad_value:side_effect.operation"),
-    ("rollback_bad_status", "rollback", {**FULL_PAYLOADS["rollback"], "status": "partial"},
-     "bad_value:rollback.status"),
-    ("final_result_bad_status", "final_result", {"status": "done", "output": "ok"}, "bad_value:final_result.status"),
-    ("final_result_status_number", "final_result", {"status": 1, "output": "ok"}, "bad_value:final_result.status"),
+    (
+        "model_call_bad_status",
+        "model_call",
+        {**FULL_PAYLOADS["model_call"], "status": "failed"},
+        "bad_value:model_call.status",
+    ),
+    (
+        "tool_call_bad_mode",
+        "tool_call",
+        {**FULL_PAYLOADS["tool_call"], "mode": "run"},
+        "bad_value:tool_call.mode",
+    ),
+    (
+        "tool_call_mode_wrong_case",
+        "tool_call",
+        {**FULL_PAYLOADS["tool_call"], "mode": "Execute"},
+        "bad_value:tool_call.mode",
+    ),
+    (
+        "tool_result_bad_status",
+        "tool_result",
+        {**FULL_PAYLOADS["tool_result"], "status": "failed"},
+        "bad_value:tool_result.status",
+    ),
+    (
+        "tool_result_status_secret",
+        "tool_result",
+        {**FULL_PAYLOADS["tool_result"], "status": "https://admin:hunter2@db.example.com"},
+        "bad_value:tool_result.status",
+    ),
+    (
+        "tool_result_status_empty",
+        "tool_result",
+        {**FULL_PAYLOADS["tool_result"], "status": ""},
+        "bad_value:tool_result.status",
+    ),
+    (
+        "tool_result_status_array",
+        "tool_result",
+        {**FULL_PAYLOADS["tool_result"], "status": ["ok"]},
+        "bad_value:tool_result.status",
+    ),
+    (
+        "tool_result_status_object",
+        "tool_result",
+        {**FULL_PAYLOADS["tool_result"], "status": {"ok": True}},
+        "bad_value:tool_result.status",
+    ),
+    (
+        "policy_check_bad_decision",
+        "policy_check",
+        {**FULL_PAYLOADS["policy_check"], "decision": "maybe"},
+        "bad_value:policy_check.decision",
+    ),
+    (
+        "policy_check_decision_boolean",
+        "policy_check",
+        {**FULL_PAYLOADS["policy_check"], "decision": True},
+        "bad_value:policy_check.decision",
+    ),
+    (
+        "confirmation_response_bad_decision",
+        "confirmation_response",
+        {**FULL_PAYLOADS["confirmation_response"], "decision": "yes"},
+        "bad_value:confirmation_response.decision",
+    ),
+    (
+        "side_effect_bad_operation",
+        "side_effect",
+        {**FULL_PAYLOADS["side_effect"], "operation": "upsert"},
+        "bad_value:side_effect.operation",
+    ),
+    (
+        "rollback_bad_status",
+        "rollback",
+        {**FULL_PAYLOADS["rollback"], "status": "partial"},
+        "bad_value:rollback.status",
+    ),
+    (
+        "final_result_bad_status",
+        "final_result",
+        {"status": "done", "output": "ok"},
+        "bad_value:final_result.status",
+    ),
+    (
+        "final_result_status_number",
+        "final_result",
+        {"status": 1, "output": "ok"},
+        "bad_value:final_result.status",
+    ),
     ("feedback_rating_2", "feedback", {"rating": 2}, "bad_value:feedback.rating"),
     ("feedback_rating_fraction", "feedback", {"rating": 0.5}, "bad_value:feedback.rating"),
     ("feedback_rating_string", "feedback", {"rating": "1"}, "bad_value:feedback.rating"),
@@ -165,21 +351,49 @@ PAYLOAD_VALUE_BREACHES: list[tuple[str, str, dict, str]] = [
 
 # Closed fields written in other JSON spellings of a valid value: loaded, and valid for both schemas.
 PAYLOAD_VALUE_SPELLINGS: list[tuple[str, str]] = [
-    ("feedback_rating_1.0", line(event("SPELL", event_type="feedback", payload={"rating": 1})).replace(
-        '"rating":1', '"rating":1.0')),
-    ("feedback_rating_minus_0", line(event("SPELL", event_type="feedback", payload={"rating": 0})).replace(
-        '"rating":0', '"rating":-0')),
-    ("feedback_rating_1e0", line(event("SPELL", event_type="feedback", payload={"rating": 1})).replace(
-        '"rating":1', '"rating":1e0')),
-    ("tool_call_mode_escaped", line(event("SPELL", event_type="tool_call", payload=FULL_PAYLOADS["tool_call"])).replace(
-        '"mode":"execute"', '"mode":"exec\\u0075te"')),
+    (
+        "feedback_rating_1.0",
+        line(event("SPELL", event_type="feedback", payload={"rating": 1})).replace(
+            '"rating":1', '"rating":1.0'
+        ),
+    ),
+    (
+        "feedback_rating_minus_0",
+        line(event("SPELL", event_type="feedback", payload={"rating": 0})).replace(
+            '"rating":0', '"rating":-0'
+        ),
+    ),
+    (
+        "feedback_rating_1e0",
+        line(event("SPELL", event_type="feedback", payload={"rating": 1})).replace(
+            '"rating":1', '"rating":1e0'
+        ),
+    ),
+    (
+        "tool_call_mode_escaped",
+        line(event("SPELL", event_type="tool_call", payload=FULL_PAYLOADS["tool_call"])).replace(
+            '"mode":"execute"', '"mode":"exec\\u0075te"'
+        ),
+    ),
 ]
 
 # (name, event) pairs breaking exactly one envelope rule; ingestion quarantines each.
 ENVELOPE_BREACHES: list[tuple[str, dict]] = [
-    *[(f"missing_{f}", event(**{f: DROP})) for f in (
-        "schema_version", "event_id", "event_type", "timestamp", "trace_id", "span_id", "sequence", "tenant_id",
-        "agent", "payload")],
+    *[
+        (f"missing_{f}", event(**{f: DROP}))
+        for f in (
+            "schema_version",
+            "event_id",
+            "event_type",
+            "timestamp",
+            "trace_id",
+            "span_id",
+            "sequence",
+            "tenant_id",
+            "agent",
+            "payload",
+        )
+    ],
     ("missing_agent.name", event(agent={"version": "1.0.0"})),
     ("missing_agent.version", event(agent={"name": "support-bot"})),
     ("schema_version_number", event(schema_version=1)),
@@ -189,7 +403,7 @@ ENVELOPE_BREACHES: list[tuple[str, dict]] = [
     ("event_id_null", event(event_id=None)),
     ("event_id_empty", event(event_id="")),
     ("event_id_129_chars", event(event_id="x" * 129)),
-    ("event_id_129_code_points", event(event_id="\U0001F600" * 129)),
+    ("event_id_129_code_points", event(event_id="\U0001f600" * 129)),
     ("event_type_null", event(event_type=None)),
     ("event_type_unknown", event(event_type="telepathy")),
     ("event_type_wrong_case", event(event_type="Plan")),
@@ -248,7 +462,7 @@ ENVELOPE_VARIANTS: list[tuple[str, dict]] = [
     ("empty_ids", event(trace_id="", span_id="", tenant_id="")),
     ("event_id_1_char", event(event_id="x")),
     ("event_id_128_chars", event(event_id="y" * 128)),
-    ("event_id_128_code_points", event(event_id="\U0001F601" * 128)),
+    ("event_id_128_code_points", event(event_id="\U0001f601" * 128)),
     ("event_id_combining_marks", event(event_id="e\u0301" * 64)),
     ("sequence_large", event(sequence=2**63 - 1)),
     ("timestamp_no_fraction", event(timestamp="2026-11-20T01:00:00Z")),
@@ -270,12 +484,26 @@ KNOWN_DIFFERENCES: list[tuple[str, str, str, bool]] = [
     ("sequence_written_1.0", _BASE.replace('"sequence":0', '"sequence":1.0'), "bad_type:sequence", True),
     ("sequence_written_1e2", _BASE.replace('"sequence":0', '"sequence":1e2'), "bad_type:sequence", True),
     ("timestamp_hour_24", line(event("KNOWN", timestamp="2026-11-20T24:00:00Z")), "loaded", False),
-    ("timestamp_offset_hour_24", line(event("KNOWN", timestamp="2026-11-20T01:00:00+24:00")), "loaded", False),
-    ("timestamp_offset_minute_60", line(event("KNOWN", timestamp="2026-11-20T01:00:00+05:60")), "loaded", False),
+    (
+        "timestamp_offset_hour_24",
+        line(event("KNOWN", timestamp="2026-11-20T01:00:00+24:00")),
+        "loaded",
+        False,
+    ),
+    (
+        "timestamp_offset_minute_60",
+        line(event("KNOWN", timestamp="2026-11-20T01:00:00+05:60")),
+        "loaded",
+        False,
+    ),
     ("duplicate_key_last_is_bad", _BASE[:-1] + ',"sequence":-1}', "loaded", False),
     ("duplicate_key_first_is_bad", '{"sequence":-1,' + _BASE[1:], "bad_value:sequence", True),
-    ("lone_surrogate_escape", line(event("KNOWN", payload={"text": "x"})).replace('"x"', '"\\ud800"'),
-     "invalid_json", True),
+    (
+        "lone_surrogate_escape",
+        line(event("KNOWN", payload={"text": "x"})).replace('"x"', '"\\ud800"'),
+        "invalid_json",
+        True,
+    ),
 ]
 
 
@@ -285,8 +513,10 @@ def _typed(event_type: str, payload: dict, event_id: str = "e1") -> dict:
 
 def _strict_json(text: str):
     """RFC 8259 JSON only: Python's json also accepts NaN and Infinity, which are not JSON."""
+
     def refuse(name):
         raise ValueError(f"not JSON: {name}")
+
     return json.loads(text, parse_constant=refuse)
 
 
@@ -303,7 +533,7 @@ def test_schema_covers_every_event_type_once():
     branches = SCHEMA["$defs"]["payload_by_event_type"]["allOf"]
     selected = [b["if"]["properties"]["event_type"]["const"] for b in branches]
     assert selected == list(EVENT_TYPES)
-    for event_type, branch in zip(EVENT_TYPES, branches):
+    for event_type, branch in zip(EVENT_TYPES, branches, strict=False):
         assert branch["then"]["properties"]["payload"]["$ref"] == f"#/$defs/{event_type}_payload"
         assert f"{event_type}_payload" in SCHEMA["$defs"]
 
@@ -318,15 +548,18 @@ def test_schema_says_payloads_are_advisory_except_the_closed_fields():
     assert not {"anyOf", "oneOf", "if", "then", "else", "$ref"} & set(SCHEMA)
     closed = {}
     for branch in SCHEMA["$defs"]["closed_payload_values"]["allOf"]:
-        (field, rule), = branch["then"]["properties"]["payload"]["properties"].items()
+        ((field, rule),) = branch["then"]["properties"]["payload"]["properties"].items()
         closed[f"{branch['if']['properties']['event_type']['const']}.{field}"] = rule["enum"]
     # the same sets as the advisory payload shapes, plus null
     for name, values in closed.items():
         event_type, field = name.split(".")
         assert values == [*SCHEMA["$defs"][f"{event_type}_payload"]["properties"][field]["enum"], None], name
     # and exactly the reasons parse_lines.sql can give for them
-    assert {f"bad_value:{n}" for n in closed} == {c for c in _envelope_reason_codes() if c.startswith("bad_value:")
-                                                   and not c.endswith(("event_id", "sequence"))}
+    assert {f"bad_value:{n}" for n in closed} == {
+        c
+        for c in _envelope_reason_codes()
+        if c.startswith("bad_value:") and not c.endswith(("event_id", "sequence"))
+    }
 
 
 # Valid events -----------------------------------------------------------------------------------
@@ -337,8 +570,9 @@ def test_documented_event_of_every_type_is_valid(event_type):
     assert list(STRICT.iter_errors(ev)) == []
 
 
-@pytest.mark.parametrize(("event_type", "payload"), MORE_PAYLOADS,
-                         ids=[f"{t}-{i}" for i, (t, _) in enumerate(MORE_PAYLOADS)])
+@pytest.mark.parametrize(
+    ("event_type", "payload"), MORE_PAYLOADS, ids=[f"{t}-{i}" for i, (t, _) in enumerate(MORE_PAYLOADS)]
+)
 def test_further_documented_shapes_are_valid(event_type, payload):
     ev = _typed(event_type, payload)
     assert list(ENVELOPE.iter_errors(ev)) == []
@@ -372,8 +606,9 @@ def test_non_object_is_rejected(value):
     assert not ENVELOPE.is_valid(value)
 
 
-@pytest.mark.parametrize(("name", "event_type", "payload"), PAYLOAD_DEPARTURES,
-                         ids=[n for n, _, _ in PAYLOAD_DEPARTURES])
+@pytest.mark.parametrize(
+    ("name", "event_type", "payload"), PAYLOAD_DEPARTURES, ids=[n for n, _, _ in PAYLOAD_DEPARTURES]
+)
 def test_payload_departure_fails_only_the_strict_schema(name, event_type, payload):
     ev = _typed(event_type, payload)
     assert ENVELOPE.is_valid(ev)
@@ -381,8 +616,11 @@ def test_payload_departure_fails_only_the_strict_schema(name, event_type, payloa
     assert errors, "the strict schema should reject this payload"
 
 
-@pytest.mark.parametrize(("name", "event_type", "payload", "reason"), PAYLOAD_VALUE_BREACHES,
-                         ids=[n for n, _, _, _ in PAYLOAD_VALUE_BREACHES])
+@pytest.mark.parametrize(
+    ("name", "event_type", "payload", "reason"),
+    PAYLOAD_VALUE_BREACHES,
+    ids=[n for n, _, _, _ in PAYLOAD_VALUE_BREACHES],
+)
 def test_closed_payload_value_breach_fails_both_schemas(name, event_type, payload, reason):
     ev = _typed(event_type, payload)
     assert not ENVELOPE.is_valid(ev)
@@ -393,10 +631,12 @@ def test_closed_payload_value_breaches_are_quarantined_with_their_reason(tmp_pat
     lines = [line(_typed(t, p, f"breach-{i}")) for i, (_, t, p, _) in enumerate(PAYLOAD_VALUE_BREACHES)]
     lines += [text.replace('"SPELL"', f'"spell-{i}"') for i, (_, text) in enumerate(PAYLOAD_VALUE_SPELLINGS)]
     outcome, report = _ingest_lines(tmp_path, lines)
-    expected = [reason for _, _, _, reason in PAYLOAD_VALUE_BREACHES] + ["loaded"] * len(PAYLOAD_VALUE_SPELLINGS)
+    expected = [reason for _, _, _, reason in PAYLOAD_VALUE_BREACHES] + ["loaded"] * len(
+        PAYLOAD_VALUE_SPELLINGS
+    )
     assert [outcome[n] for n in range(1, len(lines) + 1)] == expected
     assert report.lines_read == report.events_loaded + report.lines_quarantined
-    for (name, text) in PAYLOAD_VALUE_SPELLINGS:
+    for name, text in PAYLOAD_VALUE_SPELLINGS:
         assert ENVELOPE.is_valid(json.loads(text)) and STRICT.is_valid(json.loads(text)), name
 
 
@@ -416,8 +656,14 @@ def _corpus() -> list[tuple[str, str]]:
     items += [(f"payload_value_breach_{n}", _typed(t, p)) for n, t, p, _ in PAYLOAD_VALUE_BREACHES]
     items += ENVELOPE_VARIANTS
     items += ENVELOPE_BREACHES
-    items += [("array", []), ("array_of_event", [event()]), ("string", "event"), ("number", 1), ("null", None),
-              ("boolean", True)]
+    items += [
+        ("array", []),
+        ("array_of_event", [event()]),
+        ("string", "event"),
+        ("number", 1),
+        ("null", None),
+        ("boolean", True),
+    ]
     corpus = []
     for name, value in items:
         if isinstance(value, dict) and isinstance(value.get("event_id"), str) and name not in _KEEP_EVENT_ID:
@@ -427,8 +673,15 @@ def _corpus() -> list[tuple[str, str]]:
 
 
 # Lines whose event_id is the point of the test: kept verbatim (they are unique in the corpus).
-_KEEP_EVENT_ID = {"event_id_empty", "event_id_129_chars", "event_id_129_code_points", "event_id_1_char",
-                  "event_id_128_chars", "event_id_128_code_points", "event_id_combining_marks"}
+_KEEP_EVENT_ID = {
+    "event_id_empty",
+    "event_id_129_chars",
+    "event_id_129_code_points",
+    "event_id_1_char",
+    "event_id_128_chars",
+    "event_id_128_code_points",
+    "event_id_combining_marks",
+}
 
 
 def _ingest_lines(tmp_path: Path, lines: list[str]) -> tuple[dict[int, str], object]:
@@ -457,22 +710,31 @@ def test_envelope_schema_accepts_exactly_what_ingestion_loads(tmp_path):
         schema_says = ENVELOPE.is_valid(value)
         if schema_says != (outcome[number] == "loaded"):
             errors = [e.message for e in ENVELOPE.iter_errors(value)][:2]
-            disagreements.append(f"line {number} {name}: ingestion {outcome[number]}, schema {schema_says} {errors}")
+            disagreements.append(
+                f"line {number} {name}: ingestion {outcome[number]}, schema {schema_says} {errors}"
+            )
     assert disagreements == []
 
     # the corpus exercises every envelope reason code ingestion has
     assert _envelope_reason_codes() <= set(outcome.values()), _envelope_reason_codes() - set(outcome.values())
     # and every event type loads
-    loaded_types = {_strict_json(text).get("event_type") for n, (_, text) in enumerate(corpus, start=1)
-                    if outcome[n] == "loaded"}
+    loaded_types = {
+        _strict_json(text).get("event_type")
+        for n, (_, text) in enumerate(corpus, start=1)
+        if outcome[n] == "loaded"
+    }
     assert set(EVENT_TYPES) <= loaded_types
 
 
 def test_known_differences_between_schema_and_ingestion(tmp_path):
     """Pinned on purpose: each is explained in docs/trace-format.md. When one of these starts to
     fail, ingestion or the schema changed: update the doc's list (and this one)."""
-    lines = [text.replace('"KNOWN"', f'"known-{i}"', 1) for i, (_, text, _, _) in enumerate(KNOWN_DIFFERENCES)]
+    lines = [
+        text.replace('"KNOWN"', f'"known-{i}"', 1) for i, (_, text, _, _) in enumerate(KNOWN_DIFFERENCES)
+    ]
     outcome, _ = _ingest_lines(tmp_path, lines)
-    for number, ((name, _, expected_outcome, schema_says), text) in enumerate(zip(KNOWN_DIFFERENCES, lines), 1):
+    for number, ((name, _, expected_outcome, schema_says), text) in enumerate(
+        zip(KNOWN_DIFFERENCES, lines, strict=False), 1
+    ):
         assert outcome[number] == expected_outcome, name
         assert ENVELOPE.is_valid(json.loads(text)) is schema_says, name

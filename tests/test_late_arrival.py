@@ -5,14 +5,23 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from dbt_support import Trace, load_and_build, rows, write_day
 
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
-MODELED = ["marts.fct_tool_calls", "marts.fct_permission_checks", "marts.fct_confirmations",
-           "marts.fct_side_effects", "marts.fct_model_calls", "marts.fct_outcomes", "marts.dim_tools",
-           "marts.dim_agents", "marts.dim_models", "audit.audit_violations", "audit.audit_rule_summary",
-           "eval.eval_trace_labels"]
+MODELED = [
+    "marts.fct_tool_calls",
+    "marts.fct_permission_checks",
+    "marts.fct_confirmations",
+    "marts.fct_side_effects",
+    "marts.fct_model_calls",
+    "marts.fct_outcomes",
+    "marts.dim_tools",
+    "marts.dim_agents",
+    "marts.dim_models",
+    "audit.audit_violations",
+    "audit.audit_rule_summary",
+    "eval.eval_trace_labels",
+]
 
 
 def _deliveries() -> dict[str, list[dict]]:
@@ -23,7 +32,7 @@ def _deliveries() -> dict[str, list[dict]]:
     split.check("late-result.c")
     split.confirm("late-result.c")
     cut = len(split.events)
-    split.result("late-result.c")       # the result, the side effect and the end of the run
+    split.result("late-result.c")  # the result, the side effect and the end of the run
     split.side_effect("late-result.c")  # arrive with the next delivery
     split.final()
     split.add("feedback", {"rating": 1})
@@ -64,8 +73,14 @@ def landing(tmp_path_factory):
 def test_partition_order_does_not_change_the_facts(tmp_path, landing):
     in_order, reverse = tmp_path / "in_order.duckdb", tmp_path / "reverse.duckdb"
     load_and_build(in_order, landing, [DAY1])
-    mid_way = {(r, k) for r, k in rows(in_order, "select rule_id, coalesce(tool_call_id, trace_id) "
-                                                 "from audit.audit_violations where trace_id = 'late-result'")}
+    mid_way = {
+        (r, k)
+        for r, k in rows(
+            in_order,
+            "select rule_id, coalesce(tool_call_id, trace_id) "
+            "from audit.audit_violations where trace_id = 'late-result'",
+        )
+    }
     assert mid_way == {("R1", "late-result"), ("R4", "late-result.c")}  # incomplete after day 1 only
     load_and_build(in_order, landing, [DAY2])
     load_and_build(reverse, landing, [DAY2, DAY1])
@@ -74,13 +89,21 @@ def test_partition_order_does_not_change_the_facts(tmp_path, landing):
     for table in MODELED:
         assert first[table] == second[table], table
 
-    outcome = rows(in_order, "select final_status, feedback_rating, tool_call_count, retry_count, breach_count "
-                             "from marts.fct_outcomes where trace_id = 'late-result'")
+    outcome = rows(
+        in_order,
+        "select final_status, feedback_rating, tool_call_count, retry_count, breach_count "
+        "from marts.fct_outcomes where trace_id = 'late-result'",
+    )
     assert outcome == [("success", 1, 1, 0, 0)]
-    retried = rows(in_order, "select chain_root_tool_call_id, executed from marts.fct_tool_calls "
-                             "where tool_call_id = 'late-retry.c2'")
+    retried = rows(
+        in_order,
+        "select chain_root_tool_call_id, executed from marts.fct_tool_calls "
+        "where tool_call_id = 'late-retry.c2'",
+    )
     assert retried == [("late-retry.c1", True)]
-    assert rows(in_order, "select final_status from marts.fct_outcomes where trace_id = 'conflicted'") == [("success",)]
+    assert rows(in_order, "select final_status from marts.fct_outcomes where trace_id = 'conflicted'") == [
+        ("success",)
+    ]
     assert rows(in_order, "select count(*) from audit.audit_violations") == [(0,)]
 
 
@@ -135,9 +158,14 @@ def test_redelivered_middle_day_rebuilds_the_traces_it_touches(tmp_path):
     load_and_build(fresh, landing, [DAY1, DAY2, DAY3])
     assert _digest(incremental) == _digest(fresh)
     # the trace lost its policy check and confirmation: the rebuilt facts show it
-    assert rows(incremental, "select count(*) from audit.audit_violations where trace_id = 'spread'")[0][0] > 0
-    changes = rows(incremental, "select first_delivery_date::varchar, last_delivery_date::varchar, event_count "
-                                "from intermediate.int_trace_changes where trace_id = 'spread'")
+    assert (
+        rows(incremental, "select count(*) from audit.audit_violations where trace_id = 'spread'")[0][0] > 0
+    )
+    changes = rows(
+        incremental,
+        "select first_delivery_date::varchar, last_delivery_date::varchar, event_count "
+        "from intermediate.int_trace_changes where trace_id = 'spread'",
+    )
     assert changes == [(DAY1, DAY3, len(first) + len(last))]
 
 
@@ -155,8 +183,15 @@ def test_a_new_day_reads_only_the_days_its_traces_span(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     load_and_build(warehouse, landing, [DAY1, DAY2, DAY3])
 
-    compiled = (tmp_path / "dbt_target" / "compiled" / "trace_platform" / "models" / "intermediate"
-                / "int_trace_facts.sql").read_text()
+    compiled = (
+        tmp_path
+        / "dbt_target"
+        / "compiled"
+        / "trace_platform"
+        / "models"
+        / "intermediate"
+        / "int_trace_facts.sql"
+    ).read_text()
     # day 3's traces span days 1 and 3 (the spread trace) and 3 (its own): day 2 is never read
     assert "date '2026-11-22'" in compiled and "date '2026-11-20'" in compiled
     assert "date '2026-11-21'" in compiled  # a range: the spread trace's days 1..3
@@ -165,8 +200,15 @@ def test_a_new_day_reads_only_the_days_its_traces_span(tmp_path):
     only_new.final()
     write_day(landing, DAY3, only_new.events, name="more.jsonl")
     load_and_build(warehouse, landing, [DAY3])
-    compiled = (tmp_path / "dbt_target" / "compiled" / "trace_platform" / "models" / "intermediate"
-                / "int_trace_facts.sql").read_text()
+    compiled = (
+        tmp_path
+        / "dbt_target"
+        / "compiled"
+        / "trace_platform"
+        / "models"
+        / "intermediate"
+        / "int_trace_facts.sql"
+    ).read_text()
     # only the new trace changed (the others' fingerprints are the same): day 3 alone is read
     assert "date '2026-11-22'" in compiled
     assert "date '2026-11-20'" not in compiled and "date '2026-11-21'" not in compiled
@@ -196,8 +238,19 @@ def test_rows_on_a_day_the_trace_left_are_deleted(tmp_path):
     (landing / DAY1 / "events.jsonl").unlink()
     write_day(landing, DAY1, bystander.events)
     load_and_build(incremental, landing, [DAY1])
-    delete = (tmp_path / "dbt_target" / "run" / "trace_platform" / "models" / "intermediate"
-              / "int_tool_call_lifecycle.sql").read_text().split(";")[0]
+    delete = (
+        (
+            tmp_path
+            / "dbt_target"
+            / "run"
+            / "trace_platform"
+            / "models"
+            / "intermediate"
+            / "int_tool_call_lifecycle.sql"
+        )
+        .read_text()
+        .split(";")[0]
+    )
     assert f"request_delivery_date in (date '{DAY1}', date '{DAY2}')" in delete
 
     fresh = tmp_path / "fresh" / "fresh.duckdb"

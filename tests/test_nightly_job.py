@@ -24,35 +24,89 @@ DAYS = ["2026-11-20", "2026-11-21"]
 @pytest.fixture(scope="module")
 def nightly(tmp_path_factory):
     root = tmp_path_factory.mktemp("nightly")
-    env = {**os.environ, "TRACE_PLATFORM_LANDING": str(root / "landing"),
-           "TRACE_PLATFORM_WAREHOUSE": str(root / "warehouse.duckdb"), "DAGSTER_HOME": str(root / "dagster_home"),
-           "TRACE_PLATFORM_PARTITIONS_START": "2026-01-01"}
-    generated = subprocess.run([CLI, "generate", "--out", str(root / "landing"), "--days", "2",
-                                "--traces-per-day", "60", "--start", DAYS[0], "--dirty", "--gzip", "--seed", "11"],
-                               env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "TRACE_PLATFORM_LANDING": str(root / "landing"),
+        "TRACE_PLATFORM_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "TRACE_PLATFORM_PARTITIONS_START": "2026-01-01",
+    }
+    generated = subprocess.run(
+        [
+            CLI,
+            "generate",
+            "--out",
+            str(root / "landing"),
+            "--days",
+            "2",
+            "--traces-per-day",
+            "60",
+            "--start",
+            DAYS[0],
+            "--dirty",
+            "--gzip",
+            "--seed",
+            "11",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert generated.returncode == 0, generated.stderr
-    ran = subprocess.run([CLI, "run", "--start", DAYS[0], "--end", DAYS[1]], env=env, capture_output=True,
-                         text=True, timeout=900)
+    ran = subprocess.run(
+        [CLI, "run", "--start", DAYS[0], "--end", DAYS[1]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     manifest = json.loads((root / "landing" / "generator-manifest.json").read_text())
-    return {"root": root, "env": env, "stdout": ran.stdout, "manifest": manifest,
-            "warehouse": root / "warehouse.duckdb"}
+    return {
+        "root": root,
+        "env": env,
+        "stdout": ran.stdout,
+        "manifest": manifest,
+        "warehouse": root / "warehouse.duckdb",
+    }
 
 
 def test_line_accounting_matches_the_generator_file_by_file(nightly):
-    actual = {r[0]: r[1:] for r in query(
-        nightly["warehouse"], "SELECT source_file, lines_read, blank_lines, events_loaded, duplicates_dropped, "
-                              "lines_quarantined FROM raw.ingest_files")}
-    expected = {name: (f["lines_read"], f["blank_lines"], f["events_loaded"], f["duplicates_dropped"],
-                       f["lines_quarantined"]) for name, f in nightly["manifest"]["files"].items()}
+    actual = {
+        r[0]: r[1:]
+        for r in query(
+            nightly["warehouse"],
+            "SELECT source_file, lines_read, blank_lines, events_loaded, duplicates_dropped, "
+            "lines_quarantined FROM raw.ingest_files",
+        )
+    }
+    expected = {
+        name: (
+            f["lines_read"],
+            f["blank_lines"],
+            f["events_loaded"],
+            f["duplicates_dropped"],
+            f["lines_quarantined"],
+        )
+        for name, f in nightly["manifest"]["files"].items()
+    }
     assert actual == expected
 
 
 def test_quarantine_reasons_match_the_generator(nightly):
-    actual = {(r[0], r[1]): r[2] for r in query(
-        nightly["warehouse"], "SELECT source_file, reason, count(*) FROM raw.quarantine GROUP BY ALL")}
-    expected = {(name, reason): n for name, f in nightly["manifest"]["files"].items()
-                for reason, n in f["quarantined_by_reason"].items() if n}
+    actual = {
+        (r[0], r[1]): r[2]
+        for r in query(
+            nightly["warehouse"], "SELECT source_file, reason, count(*) FROM raw.quarantine GROUP BY ALL"
+        )
+    }
+    expected = {
+        (name, reason): n
+        for name, f in nightly["manifest"]["files"].items()
+        for reason, n in f["quarantined_by_reason"].items()
+        if n
+    }
     assert actual == expected
 
 
@@ -77,9 +131,14 @@ def test_the_second_night_reuses_dbt_parse_state_and_scopes_tests_to_its_day(nig
     # names another warehouse) and hands its state on to the second.
     monkeypatch.setenv("DAGSTER_HOME", nightly["env"]["DAGSTER_HOME"])
     with dg.DagsterInstance.get() as instance:
-        run_id = next(r.run_id for r in instance.get_runs(dg.RunsFilter(job_name="nightly_trace_job"))
-                      if r.tags["dagster/partition"] == DAYS[1])
-    [target] = (Path(__file__).parents[1] / "dbt_project" / "target").glob(f"trace_warehouse_models-{run_id[:7]}-*")
+        run_id = next(
+            r.run_id
+            for r in instance.get_runs(dg.RunsFilter(job_name="nightly_trace_job"))
+            if r.tags["dagster/partition"] == DAYS[1]
+        )
+    [target] = (Path(__file__).parents[1] / "dbt_project" / "target").glob(
+        f"trace_warehouse_models-{run_id[:7]}-*"
+    )
     log = [json.loads(line)["info"] for line in (target / "dbt.log").read_text().splitlines()]
     assert not [e["msg"] for e in log if e["name"] == "UnableToPartialParse"]
     assert any(e["name"] == "PartialParsingEnabled" for e in log)
@@ -98,16 +157,30 @@ def test_summary_reports_loads_quarantine_tables_and_checks(nightly):
 
 
 def test_rerunning_a_day_through_dagster_changes_nothing(nightly):
-    tables = ["raw.trace_events", "raw.quarantine", "marts.fct_tool_calls", "audit.audit_violations",
-              "marts.fct_outcomes"]
+    tables = [
+        "raw.trace_events",
+        "raw.quarantine",
+        "marts.fct_tool_calls",
+        "audit.audit_violations",
+        "marts.fct_outcomes",
+    ]
 
     def digest():
-        return {t: sorted(map(repr, query(nightly["warehouse"], f"SELECT * EXCLUDE (ingested_at) FROM {t}")
-                          if t.startswith("raw.") else query(nightly["warehouse"], f"SELECT * FROM {t}")))
-                for t in tables}
+        return {
+            t: sorted(
+                map(
+                    repr,
+                    query(nightly["warehouse"], f"SELECT * EXCLUDE (ingested_at) FROM {t}")
+                    if t.startswith("raw.")
+                    else query(nightly["warehouse"], f"SELECT * FROM {t}"),
+                )
+            )
+            for t in tables
+        }
 
     before = digest()
-    ran = subprocess.run([CLI, "run", "--start", DAYS[0]], env=nightly["env"], capture_output=True, text=True,
-                         timeout=900)
+    ran = subprocess.run(
+        [CLI, "run", "--start", DAYS[0]], env=nightly["env"], capture_output=True, text=True, timeout=900
+    )
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert digest() == before

@@ -32,8 +32,9 @@ def repository():
 def test_schedule_runs_the_previous_delivery_day_at_two_utc(repository):
     assert nightly_trace_schedule.cron_schedule == "0 2 * * *"
     assert nightly_trace_schedule.execution_timezone == "UTC"
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC),
-                                       repository_def=repository)
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC), repository_def=repository
+    )
     request = nightly_trace_schedule.evaluate_tick(context).run_requests[0]
     assert request.partition_key == "2026-11-24"
     assert request.run_key == "nightly-2026-11-24"
@@ -73,16 +74,18 @@ def test_sensor_requests_new_and_changed_days_once_and_never_opens_the_warehouse
         assert first.run_requests[0].run_key.startswith("landing-2026-11-20-")
 
         # Nothing changed: no new request.
-        again = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor,
-                                                                    repository_def=repository))
+        again = landing_sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, repository_def=repository)
+        )
         assert again.run_requests == []
 
         # The fresh day settles, and a file of the first day changes: one request each.
         _age(fresh, SETTLE_SECONDS + 5)
         write_lines(landing, "2026-11-20", "a.jsonl", [line(event("e1")), line(event("e3"))])
         _age(settled, SETTLE_SECONDS + 5)
-        changed = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor,
-                                                                    repository_def=repository))
+        changed = landing_sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, repository_def=repository)
+        )
         assert sorted(r.partition_key for r in changed.run_requests) == ["2026-11-20", "2026-11-21"]
         assert {r.run_key for r in changed.run_requests}.isdisjoint({first.run_requests[0].run_key})
 
@@ -90,17 +93,29 @@ def test_sensor_requests_new_and_changed_days_once_and_never_opens_the_warehouse
 
 
 def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=300)
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "--start", "2026-13-01"], "--start: bad date '2026-13-01', expected YYYY-MM-DD"),
-    (["run", "--start", "2026-11-02", "--end", "2026-11-01"], "--end 2026-11-01 is before --start 2026-11-02"),
-    (["run", "--start", "2026-11-01", "--landing", "/nonexistent/landing"],
-     "landing folder /nonexistent/landing does not exist"),
-    (["query", "select 1", "--warehouse", "/nonexistent/w.duckdb"], "warehouse /nonexistent/w.duckdb does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--start", "2026-13-01"], "--start: bad date '2026-13-01', expected YYYY-MM-DD"),
+        (
+            ["run", "--start", "2026-11-02", "--end", "2026-11-01"],
+            "--end 2026-11-01 is before --start 2026-11-02",
+        ),
+        (
+            ["run", "--start", "2026-11-01", "--landing", "/nonexistent/landing"],
+            "landing folder /nonexistent/landing does not exist",
+        ),
+        (
+            ["query", "select 1", "--warehouse", "/nonexistent/w.duckdb"],
+            "warehouse /nonexistent/w.duckdb does not exist",
+        ),
+    ],
+)
 def test_user_mistakes_end_with_one_clear_line(args, message):
     result = _cli(*args)
     assert result.returncode != 0
@@ -111,8 +126,15 @@ def test_user_mistakes_end_with_one_clear_line(args, message):
 
 def test_missing_delivery_folder_is_named(tmp_path):
     (tmp_path / "landing").mkdir()
-    result = _cli("run", "--start", "2026-11-01", "--landing", str(tmp_path / "landing"),
-                  "--warehouse", str(tmp_path / "w.duckdb"))
+    result = _cli(
+        "run",
+        "--start",
+        "2026-11-01",
+        "--landing",
+        str(tmp_path / "landing"),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: no delivery folder for 2026-11-01 under {tmp_path / 'landing'}"
 
@@ -152,7 +174,9 @@ def test_dbt_resource_skips_the_version_subprocess_and_the_unused_adapter(monkey
 
     # the overrides name dagster-dbt internals: fail loudly if a dagster-dbt upgrade renames them
     assert hasattr(DbtCliResource, "_cli_version") and hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
-    monkeypatch.setattr(dbt_core_resource, "check_output", lambda *a, **k: pytest.fail("dbt --version was run"))
+    monkeypatch.setattr(
+        dbt_core_resource, "check_output", lambda *a, **k: pytest.fail("dbt --version was run")
+    )
     resource = dbt_resource()
     assert isinstance(resource, TraceDbtCliResource)
     assert str(resource._cli_version) == version("dbt-core")

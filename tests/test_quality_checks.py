@@ -16,7 +16,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-
 import quality_support as qs
 from quality_support import BROKEN_DAY, CLEAN_DAY, evaluations, metadata, query
 
@@ -70,8 +69,10 @@ def test_accounting_mismatch_fails_r9_and_blocks_everything_downstream(runs):
     assert not result.success
     found = evaluations(result)
     # nothing downstream ran: only the ingestion step's own checks were evaluated
-    assert set(found) == {("raw/ingest_files", "r9_line_accounting"),
-                          ("raw/trace_change_log", "change_log_covers_partition")}
+    assert set(found) == {
+        ("raw/ingest_files", "r9_line_accounting"),
+        ("raw/trace_change_log", "change_log_covers_partition"),
+    }
     assert found[("raw/trace_change_log", "change_log_covers_partition")].passed
     r9 = found[("raw/ingest_files", "r9_line_accounting")]
     assert (r9.passed, r9.severity, r9.blocking) == (False, ERROR, True)
@@ -80,11 +81,15 @@ def test_accounting_mismatch_fails_r9_and_blocks_everything_downstream(runs):
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert not any(key.startswith(("staging/", "marts/", "audit/")) for key in materialized)
     # the hook recorded the failed evaluation although the run stopped
-    assert query(runs["paths"]["warehouse"],
-                 "SELECT check_name, passed, severity, blocking, partition_date::VARCHAR FROM audit.check_results "
-                 "WHERE run_id = ? ORDER BY check_name", [result.run_id]) == [
+    assert query(
+        runs["paths"]["warehouse"],
+        "SELECT check_name, passed, severity, blocking, partition_date::VARCHAR FROM audit.check_results "
+        "WHERE run_id = ? ORDER BY check_name",
+        [result.run_id],
+    ) == [
         ("change_log_covers_partition", True, "ERROR", False, BROKEN_DAY),
-        ("r9_line_accounting", False, "ERROR", True, BROKEN_DAY)]
+        ("r9_line_accounting", False, "ERROR", True, BROKEN_DAY),
+    ]
 
 
 def test_incomplete_trail_fails_the_right_checks_with_severity_and_metadata(runs):
@@ -105,7 +110,11 @@ def test_incomplete_trail_fails_the_right_checks_with_severity_and_metadata(runs
     # 4 clean traces x 3 calls + 2 calls without result (the gap trace lost its only call)
     assert (r4["breach_count"], r4["units"], r4["unit"]) == (2, 14, "tool_calls")
     assert r4["breach_rate"] == pytest.approx(2 / 14) and r4["observed_value"] == pytest.approx(2 / 14)
-    assert (r4["threshold"], r4["threshold_key"], r4["category"]) == (0.01, "rules.R4.max_rate", "trail_completeness")
+    assert (r4["threshold"], r4["threshold_key"], r4["category"]) == (
+        0.01,
+        "rules.R4.max_rate",
+        "trail_completeness",
+    )
     # trailing 7 days: the clean day's 18 calls without breaches plus this day
     assert (r4["trailing_breach_count"], r4["trailing_units"]) == (2, 32)
     assert r4["trailing_breach_rate"] == pytest.approx(2 / 32)
@@ -117,7 +126,11 @@ def test_incomplete_trail_fails_the_right_checks_with_severity_and_metadata(runs
     r7 = metadata(found[("marts/fct_outcomes", "r7_well_formed_trace")])
     assert (r7["breach_count"], r7["units"], r7["examples"]) == (1, 7, ["sequence-gap"])
     r8 = metadata(found[("marts/fct_model_calls", "r8_model_identity")])
-    assert (r8["breach_count"], r8["category"], r8["examples"]) == (1, "agent_compliance", ["no-model-version-e1"])
+    assert (r8["breach_count"], r8["category"], r8["examples"]) == (
+        1,
+        "agent_compliance",
+        ["no-model-version-e1"],
+    )
     share = metadata(found[("marts/fct_model_calls", "gx_model_version_share")])
     assert share["observed_value"] == pytest.approx(5 / 6) and share["threshold"] == 0.98
     assert share["examples"] == ["no-model-version-e1"] and share["expectations_failed"] == 1
@@ -130,23 +143,40 @@ def test_check_results_holds_one_row_per_evaluation_of_every_run(runs):
     warehouse = runs["paths"]["warehouse"]
     for name in ("clean", "lost_row", "broken"):
         result = runs[name]
-        rows = query(warehouse, "SELECT asset_key, check_name FROM audit.check_results WHERE run_id = ?",
-                     [result.run_id])
+        rows = query(
+            warehouse,
+            "SELECT asset_key, check_name FROM audit.check_results WHERE run_id = ?",
+            [result.run_id],
+        )
         assert sorted(rows) == sorted(evaluations(result))
-    kinds = dict(query(warehouse, "SELECT check_kind, count(DISTINCT check_name) FROM audit.check_results "
-                                  "WHERE run_id = ? GROUP BY 1", [runs["broken"].run_id]))
+    kinds = dict(
+        query(
+            warehouse,
+            "SELECT check_kind, count(DISTINCT check_name) FROM audit.check_results "
+            "WHERE run_id = ? GROUP BY 1",
+            [runs["broken"].run_id],
+        )
+    )
     assert {"audit_rule", "schema", "ingest", "gx", "dbt_test", "quality"} <= set(kinds)
     # observed value and threshold are queryable; the history over partitions too
-    assert query(warehouse, "SELECT passed, severity, observed_value, threshold FROM audit.check_results "
-                            "WHERE run_id = ? AND check_name = 'r7_well_formed_trace'",
-                 [runs["broken"].run_id]) == [(False, "ERROR", pytest.approx(1 / 7), 0.01)]
-    history = query(warehouse, "SELECT partition_date::VARCHAR, bool_and(passed) FROM audit.check_results "
-                               "WHERE check_name = 'r4_one_result' GROUP BY 1 ORDER BY 1")
+    assert query(
+        warehouse,
+        "SELECT passed, severity, observed_value, threshold FROM audit.check_results "
+        "WHERE run_id = ? AND check_name = 'r7_well_formed_trace'",
+        [runs["broken"].run_id],
+    ) == [(False, "ERROR", pytest.approx(1 / 7), 0.01)]
+    history = query(
+        warehouse,
+        "SELECT partition_date::VARCHAR, bool_and(passed) FROM audit.check_results "
+        "WHERE check_name = 'r4_one_result' GROUP BY 1 ORDER BY 1",
+    )
     assert history == [(CLEAN_DAY, True), (BROKEN_DAY, False)]
     # the collector sees every evaluation before its own, i.e. all but itself and the final publish's
     found = evaluations(runs["broken"])
-    after_collector = {("audit/check_results", "all_evaluations_recorded"),
-                       ("reader/snapshot_with_checks", "reader_matches_warehouse")}
+    after_collector = {
+        ("audit/check_results", "all_evaluations_recorded"),
+        ("reader/snapshot_with_checks", "reader_matches_warehouse"),
+    }
     assert after_collector <= set(found)
     collector = found[("audit/check_results", "all_evaluations_recorded")]
     assert collector.passed and metadata(collector)["evaluations"] == len(set(found) - after_collector)
@@ -179,16 +209,26 @@ def test_alert_sensors_notify_failed_runs_and_failed_error_checks(runs, tmp_path
 
     failed_run = instance.get_run_by_id(runs["lost_row"].run_id)
     failure_event = status_event(failed_run.run_id, dg.DagsterEventType.RUN_FAILURE)
-    run_failure_alert_sensor(dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alert_sensor", dagster_instance=instance, dagster_run=failed_run,
-        dagster_event=failure_event).for_run_failure())
+    run_failure_alert_sensor(
+        dg.build_run_status_sensor_context(
+            sensor_name="run_failure_alert_sensor",
+            dagster_instance=instance,
+            dagster_run=failed_run,
+            dagster_event=failure_event,
+        ).for_run_failure()
+    )
 
     for name in ("broken", "clean"):
         run = instance.get_run_by_id(runs[name].run_id)
         success_event = status_event(run.run_id, dg.DagsterEventType.RUN_SUCCESS)
-        check_failure_alert_sensor(dg.build_run_status_sensor_context(
-            sensor_name="check_failure_alert_sensor", dagster_instance=instance, dagster_run=run,
-            dagster_event=success_event))
+        check_failure_alert_sensor(
+            dg.build_run_status_sensor_context(
+                sensor_name="check_failure_alert_sensor",
+                dagster_instance=instance,
+                dagster_run=run,
+                dagster_event=success_event,
+            )
+        )
 
     sent = [json.loads(line) for line in alerts.read_text().splitlines()]
     assert [n["kind"] for n in sent] == ["run_failure", "check_failure"]  # the clean run alerts nothing
@@ -197,17 +237,19 @@ def test_alert_sensors_notify_failed_runs_and_failed_error_checks(runs, tmp_path
     assert "r9_line_accounting" in run_failure["details"]["error"] + run_failure["summary"]
     assert [c["check"] for c in run_failure["details"]["failed_checks"]] == ["r9_line_accounting"]
     # only the ERROR ones: r4 and r7, not the WARN compliance checks
-    assert sorted(c["check"] for c in check_failure["details"]["failed_checks"]) == ["r4_one_result",
-                                                                                    "r7_well_formed_trace"]
+    assert sorted(c["check"] for c in check_failure["details"]["failed_checks"]) == [
+        "r4_one_result",
+        "r7_well_formed_trace",
+    ]
     assert check_failure["title"].startswith("2 ERROR check(s) failed in nightly_trace_job for 2026-11-21")
 
 
 def test_freshness_of_the_marts(runs):
     import datetime as dt
 
+    from trace_platform.definitions import build_definitions
     from trace_platform.defs.quality.freshness import FRESHNESS_CHECK_NAME, evaluate_freshness, mart_keys
     from trace_platform.defs.quality.thresholds import load_thresholds
-    from trace_platform.definitions import build_definitions
 
     instance, thresholds = runs["instance"], load_thresholds()
     outcomes = dg.AssetKey(["marts", "fct_outcomes"])
@@ -229,9 +271,14 @@ def test_freshness_of_the_marts(runs):
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     assert result.success
     checks = result.get_asset_check_evaluations()
-    assert {e.asset_key for e in checks} == set(mart_keys()) and {e.check_name for e in checks} == {FRESHNESS_CHECK_NAME}
-    recorded = query(runs["paths"]["warehouse"], "SELECT count(*), count(DISTINCT partition_date) FROM "
-                                                 "audit.check_results WHERE run_id = ?", [result.run_id])
+    assert {e.asset_key for e in checks} == set(mart_keys()) and {e.check_name for e in checks} == {
+        FRESHNESS_CHECK_NAME
+    }
+    recorded = query(
+        runs["paths"]["warehouse"],
+        "SELECT count(*), count(DISTINCT partition_date) FROM audit.check_results WHERE run_id = ?",
+        [result.run_id],
+    )
     assert recorded == [(len(mart_keys()), 1)]
 
 
@@ -242,8 +289,12 @@ def _free_port() -> int:
 
 
 def _graphql(url: str, query_text: str, variables: dict) -> dict:
-    request = urllib.request.Request(url, data=json.dumps({"query": query_text, "variables": variables}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"query": query_text, "variables": variables}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         body = json.loads(response.read())
     assert "errors" not in body, body
@@ -280,12 +331,21 @@ query Checks($assetKey: AssetKeyInput!) {
 def test_the_ui_graphql_api_serves_the_check_evaluations(runs):
     paths = runs["paths"]
     port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(paths["home"]), "TRACE_PLATFORM_WAREHOUSE": str(paths["warehouse"]),
-           "TRACE_PLATFORM_LANDING": str(paths["landing"]), "DAGSTER_TELEMETRY_DISABLED": "true"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(paths["home"]),
+        "TRACE_PLATFORM_WAREHOUSE": str(paths["warehouse"]),
+        "TRACE_PLATFORM_LANDING": str(paths["landing"]),
+        "DAGSTER_TELEMETRY_DISABLED": "true",
+    }
     webserver = Path(sys.executable).parent / "dagster-webserver"
-    process = subprocess.Popen([str(webserver), "-h", "127.0.0.1", "-p", str(port), "-m", "trace_platform.definitions"],
-                               env=env, cwd=Path(__file__).resolve().parents[1], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-m", "trace_platform.definitions"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}/graphql"
     try:
         deadline = time.monotonic() + 180
@@ -295,7 +355,9 @@ def test_the_ui_graphql_api_serves_the_check_evaluations(runs):
                     break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"webserver did not start: {process.stderr.read().decode()[-3000:]}")
+                    raise AssertionError(
+                        f"webserver did not start: {process.stderr.read().decode()[-3000:]}"
+                    ) from None
                 time.sleep(1)
         r4 = {"path": ["marts", "fct_tool_calls"]}
         data = _graphql(url, CHECK_EXECUTIONS, {"assetKey": r4, "checkName": "r4_one_result"})
@@ -305,22 +367,36 @@ def test_the_ui_graphql_api_serves_the_check_evaluations(runs):
         failed = executions[runs["broken"].run_id]
         assert failed["status"] == "FAILED"
         assert (failed["evaluation"]["success"], failed["evaluation"]["severity"]) == (False, "ERROR")
-        entries = {m["label"]: m.get("intValue", m.get("floatValue")) for m in failed["evaluation"]["metadataEntries"]}
+        entries = {
+            m["label"]: m.get("intValue", m.get("floatValue"))
+            for m in failed["evaluation"]["metadataEntries"]
+        }
         assert entries["breach_count"] == 2 and entries["units"] == 14
         assert entries["trailing_breach_rate"] == pytest.approx(2 / 32)
         assert executions[runs["clean"].run_id]["status"] == "SUCCEEDED"
         blocked = executions[runs["lost_row"].run_id]  # planned, never evaluated: R9 blocked the run
         assert (blocked["status"], blocked["evaluation"]) == ("EXECUTION_FAILED", None)
 
-        r9 = _graphql(url, CHECK_EXECUTIONS, {"assetKey": {"path": ["raw", "ingest_files"]},
-                                              "checkName": "r9_line_accounting"})["assetCheckExecutions"]
+        r9 = _graphql(
+            url,
+            CHECK_EXECUTIONS,
+            {"assetKey": {"path": ["raw", "ingest_files"]}, "checkName": "r9_line_accounting"},
+        )["assetCheckExecutions"]
         evaluated = {e["runId"]: e["evaluation"]["success"] for e in r9 if e["evaluation"]}
-        assert evaluated == {runs["clean"].run_id: True, runs["lost_row"].run_id: False, runs["broken"].run_id: True}
+        assert evaluated == {
+            runs["clean"].run_id: True,
+            runs["lost_row"].run_id: False,
+            runs["broken"].run_id: True,
+        }
 
-        node = _graphql(url, ASSET_CHECKS, {"assetKey": {"path": ["raw", "trace_events"]}})["assetNodeOrError"]
+        node = _graphql(url, ASSET_CHECKS, {"assetKey": {"path": ["raw", "trace_events"]}})[
+            "assetNodeOrError"
+        ]
         assert node["groupName"] == "ingest"
         assert {c["name"]: c["blocking"] for c in node["assetChecksOrError"]["checks"]} == {
-            "schema_contract": True, "schema_drift": False}
+            "schema_contract": True,
+            "schema_drift": False,
+        }
     finally:
         process.terminate()
         try:

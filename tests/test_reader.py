@@ -17,7 +17,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from dbt_support import Trace, write_day
 from reliability_support import (
     DAYS,
@@ -32,6 +31,7 @@ from reliability_support import (
     reference,
     run_day,
 )
+
 from trace_platform.lib.snapshot import (
     collect_garbage,
     connect_reader,
@@ -120,15 +120,21 @@ def test_open_readers_keep_their_version_until_the_grace_period_ends(ref, tmp_pa
     paths = snapshot_paths(warehouse)
     notebook = connect_reader(paths.reader)  # an analyst's session, open across the next publish
     before = _rows(notebook, "SELECT count(*) FROM marts.dim_tools")[0][0]
-    _change_warehouse(warehouse, "DELETE FROM marts.dim_tools WHERE tool_name = (SELECT min(tool_name) FROM "
-                                 "marts.dim_tools)")
+    _change_warehouse(
+        warehouse,
+        "DELETE FROM marts.dim_tools WHERE tool_name = (SELECT min(tool_name) FROM marts.dim_tools)",
+    )
     second = publish(warehouse)
     assert second.tables["marts.dim_tools"]["buckets_written"] == 1 and second.files_written == 1
     # The open session still answers from version 1; a new connection sees version 2.
-    assert _rows(notebook, "SELECT count(*) FROM marts.dim_tools, snapshot_info WHERE version = 1")[0][0] == before
+    assert (
+        _rows(notebook, "SELECT count(*) FROM marts.dim_tools, snapshot_info WHERE version = 1")[0][0]
+        == before
+    )
     fresh = connect_reader(paths.reader)
     assert _rows(fresh, "SELECT version, (SELECT count(*) FROM marts.dim_tools) FROM snapshot_info") == [
-        (2, before - 1)]
+        (2, before - 1)
+    ]
     fresh.close()
     # Within the grace period nothing is collected; after it, version 1's own files go.
     assert collect_garbage(paths, grace_seconds=3600)["versions_deleted"] == 0
@@ -172,9 +178,12 @@ def test_readers_never_see_a_half_published_state(ref, tmp_path):
     loop = subprocess.Popen([PYTHON, "-c", READER_LOOP, str(paths.reader), str(stop), str(out)], cwd=ROOT)
     try:
         for i in range(8):  # publishes that change row counts, while the reader loop runs
-            _change_warehouse(warehouse, "DELETE FROM marts.dim_models WHERE model_key = (SELECT min(model_key) "
-                                         "FROM marts.dim_models)" if i % 2 else
-                                         "INSERT INTO audit.audit_rules SELECT * FROM audit.audit_rules LIMIT 1")
+            _change_warehouse(
+                warehouse,
+                "DELETE FROM marts.dim_models WHERE model_key = (SELECT min(model_key) FROM marts.dim_models)"
+                if i % 2
+                else "INSERT INTO audit.audit_rules SELECT * FROM audit.audit_rules LIMIT 1",
+            )
             publish(warehouse)  # default grace: nothing collected under the loop
             time.sleep(0.1)
     finally:
@@ -191,17 +200,42 @@ def test_readers_never_see_a_half_published_state(ref, tmp_path):
 def test_queries_never_wait_for_the_nightly_writer(ref, tmp_path):
     warehouse = fresh_copy(ref, D2, tmp_path)
     publish(warehouse)
-    holder = subprocess.Popen([PYTHON, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "c.execute('BEGIN'); c.execute('DELETE FROM marts.fct_outcomes'); print('held', "
-                               "flush=True); time.sleep(120)", str(warehouse)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            PYTHON,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('BEGIN'); c.execute('DELETE FROM marts.fct_outcomes'); print('held', "
+            "flush=True); time.sleep(120)",
+            str(warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"  # a writer holds the warehouse, mid-transaction
         started = time.perf_counter()
-        answer = subprocess.run([CLI, "query", "SELECT count(*) AS n FROM marts.fct_outcomes", "--format", "csv",
-                                 "--warehouse", str(warehouse)], capture_output=True, text=True, timeout=120)
+        answer = subprocess.run(
+            [
+                CLI,
+                "query",
+                "SELECT count(*) AS n FROM marts.fct_outcomes",
+                "--format",
+                "csv",
+                "--warehouse",
+                str(warehouse),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         elapsed = time.perf_counter() - started
-        live = subprocess.run([CLI, "query", "SELECT 1", "--live", "--warehouse", str(warehouse)],
-                              capture_output=True, text=True, timeout=120)
+        live = subprocess.run(
+            [CLI, "query", "SELECT 1", "--live", "--warehouse", str(warehouse)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         notebook = duckdb.connect(str(snapshot_paths(warehouse).reader), read_only=True)  # documented way
         outcomes = notebook.execute("SELECT count(*) FROM marts.fct_outcomes").fetchone()[0]
         notebook.close()
@@ -209,8 +243,11 @@ def test_queries_never_wait_for_the_nightly_writer(ref, tmp_path):
         holder.kill()
         holder.wait()
     assert answer.returncode == 0, answer.stderr
-    expected = duckdb.connect(str(ref[D2]["warehouse"]), read_only=True).execute(
-        "SELECT count(*) FROM marts.fct_outcomes").fetchone()[0]
+    expected = (
+        duckdb.connect(str(ref[D2]["warehouse"]), read_only=True)
+        .execute("SELECT count(*) FROM marts.fct_outcomes")
+        .fetchone()[0]
+    )
     assert answer.stdout.splitlines() == ["n", str(expected)] and outcomes == expected
     assert elapsed < 30  # the CLI's own start-up; it never waits for the writer
     assert live.returncode == 1 and "is locked by another process" in live.stderr
@@ -221,18 +258,32 @@ def test_the_reader_exposes_only_the_analyst_schemas_and_cannot_reach_out(ref, t
     publish(warehouse)
     reader = connect_reader(snapshot_paths(warehouse).reader)
     try:
-        schemas = {r[0] for r in _rows(reader, "SELECT DISTINCT schema_name FROM duckdb_tables() UNION "
-                                               "SELECT DISTINCT schema_name FROM duckdb_views() WHERE NOT internal")}
+        schemas = {
+            r[0]
+            for r in _rows(
+                reader,
+                "SELECT DISTINCT schema_name FROM duckdb_tables() UNION "
+                "SELECT DISTINCT schema_name FROM duckdb_views() WHERE NOT internal",
+            )
+        }
         assert schemas == {"main", "marts", "audit", "eval"}
-        for sql in ("SELECT * FROM read_csv('/etc/passwd')", f"ATTACH '{warehouse}' AS w (READ_ONLY)",
-                    "COPY (SELECT 1) TO '/tmp/out.csv'", "CREATE TABLE marts.x (a INT)",
-                    "SET enable_external_access = true"):
+        for sql in (
+            "SELECT * FROM read_csv('/etc/passwd')",
+            f"ATTACH '{warehouse}' AS w (READ_ONLY)",
+            "COPY (SELECT 1) TO '/tmp/out.csv'",
+            "CREATE TABLE marts.x (a INT)",
+            "SET enable_external_access = true",
+        ):
             with pytest.raises(duckdb.Error):
                 reader.execute(sql)
     finally:
         reader.close()
-    raw = subprocess.run([CLI, "query", "SELECT count(*) FROM raw.trace_events", "--warehouse", str(warehouse)],
-                         capture_output=True, text=True, timeout=120)
+    raw = subprocess.run(
+        [CLI, "query", "SELECT count(*) FROM raw.trace_events", "--warehouse", str(warehouse)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert raw.returncode == 1
     assert "use --live for raw, staging, intermediate" in raw.stderr and "Traceback" not in raw.stderr
 
@@ -241,14 +292,19 @@ def test_a_recreated_reshaped_or_drifted_table_is_republished_in_full(ref, tmp_p
     warehouse = fresh_copy(ref, D2, tmp_path)
     publish(warehouse)
     # A full refresh recreates a table (and here also changes one old row).
-    _change_warehouse(warehouse, "CREATE OR REPLACE TABLE marts.fct_model_calls AS SELECT * FROM marts.fct_model_calls; "
-                                 "UPDATE marts.fct_model_calls SET latency_ms = -1 WHERE event_id = "
-                                 "(SELECT min(event_id) FROM marts.fct_model_calls)")
+    _change_warehouse(
+        warehouse,
+        "CREATE OR REPLACE TABLE marts.fct_model_calls AS SELECT * FROM marts.fct_model_calls; "
+        "UPDATE marts.fct_model_calls SET latency_ms = -1 WHERE event_id = "
+        "(SELECT min(event_id) FROM marts.fct_model_calls)",
+    )
     # A new column (dbt's append_new_columns) ...
     _change_warehouse(warehouse, "ALTER TABLE marts.fct_side_effects ADD COLUMN note VARCHAR DEFAULT 'n'")
     # ... and rows lost behind the change tracking's back.
-    _change_warehouse(warehouse, "DELETE FROM marts.fct_outcomes WHERE trace_id = (SELECT min(trace_id) FROM "
-                                 "marts.fct_outcomes)")
+    _change_warehouse(
+        warehouse,
+        "DELETE FROM marts.fct_outcomes WHERE trace_id = (SELECT min(trace_id) FROM marts.fct_outcomes)",
+    )
     report = publish(warehouse)
     reasons = {t: e["full_reason"] for t, e in report.tables.items() if e["full_reason"]}
     assert reasons["marts.fct_model_calls"].startswith("table recreated")
@@ -263,10 +319,15 @@ def test_rows_without_a_day_in_a_tracked_table_never_go_stale(ref, tmp_path):
     # After an upgrade adds a day column to a tracked model, its older rows hold NULL there until a
     # full refresh. No dirty day names them, so their bucket is republished on every publish.
     warehouse = fresh_copy(ref, D2, tmp_path)
-    _change_warehouse(warehouse, "UPDATE marts.fct_tool_calls SET delivery_date = NULL WHERE trace_id IN "
-                                 "(SELECT trace_id FROM marts.fct_tool_calls ORDER BY trace_id LIMIT 5)")
+    _change_warehouse(
+        warehouse,
+        "UPDATE marts.fct_tool_calls SET delivery_date = NULL WHERE trace_id IN "
+        "(SELECT trace_id FROM marts.fct_tool_calls ORDER BY trace_id LIMIT 5)",
+    )
     publish(warehouse)
-    _change_warehouse(warehouse, "UPDATE marts.fct_tool_calls SET latency_ms = -1 WHERE delivery_date IS NULL")
+    _change_warehouse(
+        warehouse, "UPDATE marts.fct_tool_calls SET latency_ms = -1 WHERE delivery_date IS NULL"
+    )
     report = publish(warehouse)
     assert not report.tables["marts.fct_tool_calls"]["full_reason"]
     assert differences(reader_hashes(warehouse), analyst_hashes(warehouse)) == {}
@@ -275,18 +336,24 @@ def test_rows_without_a_day_in_a_tracked_table_never_go_stale(ref, tmp_path):
 def test_hostile_table_names_values_and_paths_are_quoted(ref, tmp_path, monkeypatch):
     warehouse = fresh_copy(ref, D2, tmp_path)
     hostile_table = 'x";DROP TABLE marts.fct_outcomes;--'
-    _change_warehouse(warehouse, f'CREATE TABLE marts."{hostile_table.replace(chr(34), chr(34) * 2)}" '
-                                 "(\"a'b\"\"c\" VARCHAR, d DATE); INSERT INTO marts.\"x\"\";DROP TABLE "
-                                 "marts.fct_outcomes;--\" VALUES ('''); DROP TABLE marts.fct_outcomes; --', "
-                                 "DATE '2026-11-20')")
-    _change_warehouse(warehouse, 'CREATE TABLE marts."/../../../escape" AS SELECT 1 AS a')  # no path traversal
-    reader_path = tmp_path / "it's a \"dir\"; --" / "reader.duckdb"
+    _change_warehouse(
+        warehouse,
+        f'CREATE TABLE marts."{hostile_table.replace(chr(34), chr(34) * 2)}" '
+        '("a\'b""c" VARCHAR, d DATE); INSERT INTO marts."x"";DROP TABLE '
+        "marts.fct_outcomes;--\" VALUES ('''); DROP TABLE marts.fct_outcomes; --', "
+        "DATE '2026-11-20')",
+    )
+    _change_warehouse(
+        warehouse, 'CREATE TABLE marts."/../../../escape" AS SELECT 1 AS a'
+    )  # no path traversal
+    reader_path = tmp_path / 'it\'s a "dir"; --' / "reader.duckdb"
     monkeypatch.setenv("TRACE_PLATFORM_READER", str(reader_path))
     publish(warehouse)
     con = connect_reader(reader_path)
     try:
         assert _rows(con, f'SELECT * FROM marts."{hostile_table.replace(chr(34), chr(34) * 2)}"') == [
-            ("'); DROP TABLE marts.fct_outcomes; --", __import__("datetime").date(2026, 11, 20))]
+            ("'); DROP TABLE marts.fct_outcomes; --", __import__("datetime").date(2026, 11, 20))
+        ]
         assert _rows(con, "SELECT count(*) > 0 FROM marts.fct_outcomes") == [(True,)]
         assert _rows(con, 'SELECT a FROM marts."/../../../escape"') == [(1,)]
     finally:
@@ -294,7 +361,8 @@ def test_hostile_table_names_values_and_paths_are_quoted(ref, tmp_path, monkeypa
     assert differences(reader_hashes(warehouse), analyst_hashes(warehouse)) == {}
     root = reader_path.parent / "reader"
     assert {p.parent.name for p in tmp_path.rglob("*.parquet")} and all(
-        root in p.parents for p in tmp_path.rglob("*.parquet"))
+        root in p.parents for p in tmp_path.rglob("*.parquet")
+    )
     with pytest.raises(Exception, match="must not contain"):
         snapshot_paths(warehouse, tmp_path / "glob[1]" / "reader.duckdb")
 
@@ -308,25 +376,38 @@ def test_the_hostile_tenants_arrive_verbatim(ref, tmp_path):
     try:
         tenants = {r[0] for r in _rows(con, "SELECT DISTINCT tenant_id FROM marts.fct_outcomes")}
         assert set(HOSTILE_TENANTS) <= tenants
-        assert _rows(con, "SELECT count(*) FROM marts.fct_tool_calls WHERE tool_name = ?",
-                     ['refund_order"; DROP']) == [(len(HOSTILE_TENANTS),)]
+        assert _rows(
+            con, "SELECT count(*) FROM marts.fct_tool_calls WHERE tool_name = ?", ['refund_order"; DROP']
+        ) == [(len(HOSTILE_TENANTS),)]
     finally:
         con.close()
-    files = {r[0] for r in duckdb.connect(str(warehouse), read_only=True).execute(
-        "SELECT source_file FROM raw.ingest_files").fetchall()}
+    files = {
+        r[0]
+        for r in duckdb.connect(str(warehouse), read_only=True)
+        .execute("SELECT source_file FROM raw.ingest_files")
+        .fetchall()
+    }
     assert f"{D1}/{HOSTILE_FILE}" in files
 
 
 def test_query_reads_only_the_reader_snapshot_never_the_warehouse_by_default(ref, tmp_path):
     warehouse = fresh_copy(ref, D2, tmp_path)
-    before = subprocess.run([CLI, "query", "SELECT count(*) FROM raw.ingest_files", "--warehouse", str(warehouse)],
-                            capture_output=True, text=True, timeout=120)
+    before = subprocess.run(
+        [CLI, "query", "SELECT count(*) FROM raw.ingest_files", "--warehouse", str(warehouse)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     # Nothing published yet: refused with one line, never the raw warehouse (test_reader_confinement.py).
     assert before.returncode == 1 and "no reader snapshot published" in before.stderr and before.stdout == ""
     publish_warehouse(warehouse)  # (without the trace-scoped hint every table is fingerprinted: also correct)
     assert current_version(snapshot_paths(warehouse)) == 1
     assert differences(reader_hashes(warehouse), analyst_hashes(warehouse)) == {}
-    missing = subprocess.run([CLI, "query", "SELECT 1", "--reader", str(tmp_path / "nope.duckdb")],
-                             capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [CLI, "query", "SELECT 1", "--reader", str(tmp_path / "nope.duckdb")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     assert os.readlink(snapshot_paths(warehouse).reader).startswith("warehouse.reader/")

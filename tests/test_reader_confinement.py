@@ -16,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from reliability_support import (
     DAYS,
     analyst_hashes,
@@ -26,6 +25,7 @@ from reliability_support import (
     reader_hashes,
     reference,
 )
+
 from trace_platform.lib.snapshot import (
     DENIED_FUNCTIONS,
     ReadOnlyQueryError,
@@ -83,57 +83,74 @@ def _warehouse_count(warehouse: Path, table: str) -> int:
 
 # --- the statement check (no warehouse needed) ------------------------------------------------------
 
-@pytest.mark.parametrize("sql", [
-    "SELECT 1", "select 1; select 2", "WITH a AS (SELECT 1 AS x) SELECT * FROM a", "FROM range(3)", "VALUES (1)",
-    "SHOW TABLES", "DESCRIBE SELECT 1 AS a", "SUMMARIZE SELECT 1 AS a", "PRAGMA show_tables",
-    "EXPLAIN SELECT 1", "EXPLAIN ANALYZE SELECT 1", "EXPLAIN (FORMAT json) SELECT 1",
-    "PIVOT (SELECT 1 AS a, 2 AS b) ON a IN (1) USING sum(b)", "SELECT 1 AS enable_logging",
-    "SELECT 'COPY (SELECT 1) TO ''/tmp/x''' AS text",
-])
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1",
+        "select 1; select 2",
+        "WITH a AS (SELECT 1 AS x) SELECT * FROM a",
+        "FROM range(3)",
+        "VALUES (1)",
+        "SHOW TABLES",
+        "DESCRIBE SELECT 1 AS a",
+        "SUMMARIZE SELECT 1 AS a",
+        "PRAGMA show_tables",
+        "EXPLAIN SELECT 1",
+        "EXPLAIN ANALYZE SELECT 1",
+        "EXPLAIN (FORMAT json) SELECT 1",
+        "PIVOT (SELECT 1 AS a, 2 AS b) ON a IN (1) USING sum(b)",
+        "SELECT 1 AS enable_logging",
+        "SELECT 'COPY (SELECT 1) TO ''/tmp/x''' AS text",
+    ],
+)
 def test_read_only_statements_pass(sql):
     assert read_only_statements(sql)
 
 
-@pytest.mark.parametrize("sql, refused", [
-    ("COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
-    ("copy (select 1) to '/tmp/x.parquet' (format parquet, use_tmp_file false)", "COPY"),
-    ("COPY marts.t FROM '/etc/passwd'", "COPY"),
-    ("SELECT 1; COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
-    ("EXPORT DATABASE '/tmp/x'", "EXPORT"),
-    ("ATTACH '/tmp/x.duckdb' AS x", "ATTACH"),
-    ("DETACH x", "DETACH"),
-    ("USE x", "USE"),
-    ("SET enable_external_access = true", "SET"),
-    ("RESET lock_configuration", "RESET"),
-    ("SET VARIABLE x = 1", "SET"),
-    ("PRAGMA enable_profiling", "PRAGMA"),
-    ("PRAGMA profiling_output = '/tmp/x'", "PRAGMA"),
-    ("INSTALL httpfs", "INSTALL"),
-    ("LOAD httpfs", "LOAD"),
-    ("CREATE TEMP TABLE t AS SELECT 1", "CREATE"),
-    ("CREATE MACRO m() AS 1", "CREATE"),
-    ("INSERT INTO t VALUES (1)", "INSERT"),
-    ("UPDATE t SET a = 1", "UPDATE"),
-    ("DELETE FROM t", "DELETE"),
-    ("DROP TABLE t", "DROP"),
-    ("ALTER TABLE t ADD COLUMN b INT", "ALTER"),
-    ("CHECKPOINT", "CHECKPOINT"),
-    ("CALL pragma_version()", "CALL"),
-    ("BEGIN", "BEGIN"),
-    ("PREPARE p AS SELECT 1", "PREPARE"),
-    ("VACUUM", "VACUUM"),
-    ("PIVOT (SELECT 1 AS a, 2 AS b) ON a USING sum(b)", "CREATE"),  # creates an ENUM type first
-    ("EXPLAIN ANALYZE COPY (SELECT 1) TO '/tmp/x.csv'", "EXPLAIN"),  # EXPLAIN ANALYZE runs its statement
-    ("EXPLAIN /* c */ ANALYZE COPY (SELECT 1) TO '/tmp/x.csv'", "EXPLAIN"),
-    ("EXPLAIN (FORMAT json) COPY (SELECT 1) TO '/tmp/x.csv'", "EXPLAIN"),
-    ("SELECT * FROM enable_logging(storage = 'file', storage_path = '/tmp/logs')", "enable_logging()"),
-    ("SELECT * FROM system.main.ENABLE_LOGGING()", "enable_logging()"),
-    ("SELECT (SELECT count(*) FROM enable_profiling())", "enable_profiling()"),
-    ("FROM range(3) WHERE 1 IN (SELECT 1 FROM force_checkpoint())", "force_checkpoint()"),
-    ("SELECT * FROM query('SELECT * FROM enable_logging()')", "query()"),
-    ("SELECT write_log('x')", "write_log()"),
-    ("EXPLAIN ANALYZE SELECT * FROM enable_logging()", "enable_logging()"),
-])
+@pytest.mark.parametrize(
+    "sql, refused",
+    [
+        ("COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
+        ("copy (select 1) to '/tmp/x.parquet' (format parquet, use_tmp_file false)", "COPY"),
+        ("COPY marts.t FROM '/etc/passwd'", "COPY"),
+        ("SELECT 1; COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
+        ("EXPORT DATABASE '/tmp/x'", "EXPORT"),
+        ("ATTACH '/tmp/x.duckdb' AS x", "ATTACH"),
+        ("DETACH x", "DETACH"),
+        ("USE x", "USE"),
+        ("SET enable_external_access = true", "SET"),
+        ("RESET lock_configuration", "RESET"),
+        ("SET VARIABLE x = 1", "SET"),
+        ("PRAGMA enable_profiling", "PRAGMA"),
+        ("PRAGMA profiling_output = '/tmp/x'", "PRAGMA"),
+        ("INSTALL httpfs", "INSTALL"),
+        ("LOAD httpfs", "LOAD"),
+        ("CREATE TEMP TABLE t AS SELECT 1", "CREATE"),
+        ("CREATE MACRO m() AS 1", "CREATE"),
+        ("INSERT INTO t VALUES (1)", "INSERT"),
+        ("UPDATE t SET a = 1", "UPDATE"),
+        ("DELETE FROM t", "DELETE"),
+        ("DROP TABLE t", "DROP"),
+        ("ALTER TABLE t ADD COLUMN b INT", "ALTER"),
+        ("CHECKPOINT", "CHECKPOINT"),
+        ("CALL pragma_version()", "CALL"),
+        ("BEGIN", "BEGIN"),
+        ("PREPARE p AS SELECT 1", "PREPARE"),
+        ("VACUUM", "VACUUM"),
+        ("PIVOT (SELECT 1 AS a, 2 AS b) ON a USING sum(b)", "CREATE"),  # creates an ENUM type first
+        ("EXPLAIN ANALYZE COPY (SELECT 1) TO '/tmp/x.csv'", "EXPLAIN"),  # EXPLAIN ANALYZE runs its statement
+        ("EXPLAIN /* c */ ANALYZE COPY (SELECT 1) TO '/tmp/x.csv'", "EXPLAIN"),
+        ("EXPLAIN (FORMAT json) COPY (SELECT 1) TO '/tmp/x.csv'", "EXPLAIN"),
+        ("SELECT * FROM enable_logging(storage = 'file', storage_path = '/tmp/logs')", "enable_logging()"),
+        ("SELECT * FROM system.main.ENABLE_LOGGING()", "enable_logging()"),
+        ("SELECT (SELECT count(*) FROM enable_profiling())", "enable_profiling()"),
+        ("FROM range(3) WHERE 1 IN (SELECT 1 FROM force_checkpoint())", "force_checkpoint()"),
+        ("SELECT * FROM query('SELECT * FROM enable_logging()')", "query()"),
+        ("SELECT write_log('x')", "write_log()"),
+        ("EXPLAIN ANALYZE SELECT * FROM enable_logging()", "enable_logging()"),
+    ],
+)
 def test_everything_else_is_refused_with_one_message(sql, refused):
     with pytest.raises(ReadOnlyQueryError) as caught:
         read_only_statements(sql)
@@ -150,6 +167,7 @@ def test_the_denied_functions_exist_in_this_duckdb():
 
 
 # --- the CLI and the reader, on a published snapshot ------------------------------------------------
+
 
 @pytest.mark.integration
 def test_nothing_a_query_sends_changes_the_snapshot(ref, tmp_path):
@@ -172,7 +190,9 @@ def test_nothing_a_query_sends_changes_the_snapshot(ref, tmp_path):
         f"EXPORT DATABASE '{paths.tables}/export'",
         f"ATTACH '{paths.tables}/new.duckdb' AS x",
         f"SELECT * FROM enable_logging(storage = 'file', storage_path = '{paths.tables}')",
-        "SET enable_external_access = true", "INSTALL httpfs", "PRAGMA enable_profiling",
+        "SET enable_external_access = true",
+        "INSTALL httpfs",
+        "PRAGMA enable_profiling",
     ]
     for sql in hostile:
         result = _cli(sql, "--warehouse", str(warehouse))
@@ -185,12 +205,19 @@ def test_nothing_a_query_sends_changes_the_snapshot(ref, tmp_path):
     reader = connect_reader(paths.reader)
     allowed = reader.execute("SELECT current_setting('allowed_paths')").fetchone()[0]
     reader.close()
-    version_files = {str(f) for t in json.loads(paths.manifest_file(1).read_text())["tables"]
-                     for f in _files_of(paths, 1, t)}
+    version_files = {
+        str(f)
+        for t in json.loads(paths.manifest_file(1).read_text())["tables"]
+        for f in _files_of(paths, 1, t)
+    }
     assert {p for p in allowed if not p.startswith(str(reader_file))} == version_files
-    outside = [f"SELECT * FROM read_csv('{paths.manifest_file(1)}')", "SELECT * FROM read_csv('/etc/passwd')",
-               f"SELECT * FROM read_blob('{warehouse}')", f"SELECT * FROM glob('{paths.tables}/*')",
-               f"COPY (SELECT 1) TO '{paths.tables}/new.parquet'"]
+    outside = [
+        f"SELECT * FROM read_csv('{paths.manifest_file(1)}')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        f"SELECT * FROM read_blob('{warehouse}')",
+        f"SELECT * FROM glob('{paths.tables}/*')",
+        f"COPY (SELECT 1) TO '{paths.tables}/new.parquet'",
+    ]
     for sql in outside:
         message = _one_line_error(_cli(sql, "--warehouse", str(warehouse)))
         assert "Permission Error" in message or message.startswith("Error: refused COPY"), (sql, message)
@@ -201,9 +228,13 @@ def test_nothing_a_query_sends_changes_the_snapshot(ref, tmp_path):
         finally:
             reader.close()
     assert _tree(paths.root, paths.reader.parent) == before
-    good = _cli("SELECT count(*) AS n FROM audit.audit_violations", "--format", "csv", "--warehouse", str(warehouse))
+    good = _cli(
+        "SELECT count(*) AS n FROM audit.audit_violations", "--format", "csv", "--warehouse", str(warehouse)
+    )
     assert good.returncode == 0 and good.stdout.splitlines() == [
-        "n", str(_warehouse_count(warehouse, "audit.audit_violations"))]
+        "n",
+        str(_warehouse_count(warehouse, "audit.audit_violations")),
+    ]
 
 
 @pytest.mark.integration
@@ -218,18 +249,24 @@ def test_a_tampered_parquet_file_is_refused_by_readers_and_rewritten_by_the_next
     # audit violations emptied, every outcome turned into a success.
     forger = duckdb.connect()
     for f in violations:
-        forger.execute(f"COPY (SELECT * FROM read_parquet('{f}') WHERE false) TO '{f}' "
-                       "(FORMAT parquet, USE_TMP_FILE false)")
+        forger.execute(
+            f"COPY (SELECT * FROM read_parquet('{f}') WHERE false) TO '{f}' "
+            "(FORMAT parquet, USE_TMP_FILE false)"
+        )
     for f in outcomes:
-        forger.execute(f"COPY (SELECT * REPLACE ('success' AS final_status) FROM read_parquet('{f}')) TO '{f}.x' "
-                       "(FORMAT parquet)")
+        forger.execute(
+            f"COPY (SELECT * REPLACE ('success' AS final_status) FROM read_parquet('{f}')) TO '{f}.x' "
+            "(FORMAT parquet)"
+        )
         os.replace(f"{f}.x", f)
     forger.close()
     tampered = {str(f.relative_to(paths.root)) for f in [*violations, *outcomes]}
 
     with pytest.raises(SnapshotError, match="modified after publishing"):
         connect_reader(paths.reader)
-    message = _one_line_error(_cli("SELECT count(*) FROM audit.audit_violations", "--warehouse", str(warehouse)))
+    message = _one_line_error(
+        _cli("SELECT count(*) FROM audit.audit_violations", "--warehouse", str(warehouse))
+    )
     assert "reader snapshot v1 refused" in message and "the next publish rewrites them" in message
 
     report = publish(warehouse)  # the default: every reused file's sha256 is checked
@@ -286,8 +323,10 @@ def test_query_without_a_snapshot_refuses_instead_of_reading_the_raw_warehouse(r
     for sql in ("SELECT * FROM raw.trace_events LIMIT 5", "SELECT count(*) FROM marts.fct_outcomes"):
         result = _cli(sql, "--warehouse", str(warehouse))
         message = _one_line_error(result)
-        assert message == (f"Error: no reader snapshot published for {warehouse} yet: run the nightly job "
-                           "(`trace-platform run`) to publish one, or use --live to query the warehouse itself")
+        assert message == (
+            f"Error: no reader snapshot published for {warehouse} yet: run the nightly job "
+            "(`trace-platform run`) to publish one, or use --live to query the warehouse itself"
+        )
         assert result.stdout == ""
     out = tmp_path / "raw.csv"
     copy = _cli(f"COPY (SELECT * FROM raw.trace_events) TO '{out}'", "--warehouse", str(warehouse))
@@ -318,8 +357,16 @@ def test_live_is_read_only_and_reads_no_file(ref, tmp_path):
         result = _cli(sql, "--live", "--warehouse", str(warehouse))
         assert expected in _one_line_error(result), sql
         assert "root:" not in result.stdout
-    assert not out.exists() and not (tmp_path / "export").exists() and not (tmp_path / "other.duckdb").exists()
+    assert (
+        not out.exists() and not (tmp_path / "export").exists() and not (tmp_path / "other.duckdb").exists()
+    )
     assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == digest
-    raw = _cli("SELECT count(*) > 0 AS ok FROM raw.trace_events", "--live", "--format", "csv",
-               "--warehouse", str(warehouse))
+    raw = _cli(
+        "SELECT count(*) > 0 AS ok FROM raw.trace_events",
+        "--live",
+        "--format",
+        "csv",
+        "--warehouse",
+        str(warehouse),
+    )
     assert raw.returncode == 0 and raw.stdout.splitlines() == ["ok", "True"], raw.stderr

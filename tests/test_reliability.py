@@ -4,7 +4,6 @@ names are validated or passed as data, never pasted into SQL."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from reliability_support import DBT, PYTHON, ROOT, dbt_env, dbt_target
+
 from trace_platform.defs.transform.project import DBT_PROJECT_DIR
 from trace_platform.lib.landing import LandingError, parse_partition_key
 from trace_platform.lib.warehouse_lock import (
@@ -25,8 +24,17 @@ from trace_platform.lib.warehouse_lock import (
 )
 
 CLI = str(Path(sys.executable).parent / "trace-platform")
-HOSTILE_KEYS = ["2026-11-20'; DROP TABLE raw.trace_events; --", "2026-11-20 OR 1=1", "../../etc", "2026-11-2",
-                "2026-11-20\n", "２０２６-11-20", "2026-02-30", "", "' OR ''='"]
+HOSTILE_KEYS = [
+    "2026-11-20'; DROP TABLE raw.trace_events; --",
+    "2026-11-20 OR 1=1",
+    "../../etc",
+    "2026-11-2",
+    "2026-11-20\n",
+    "２０２６-11-20",
+    "2026-02-30",
+    "",
+    "' OR ''='",
+]
 
 
 @pytest.fixture
@@ -34,9 +42,17 @@ def held_warehouse(tmp_path):
     """A warehouse file another process holds (an analyst's read-only session on it)."""
     warehouse = tmp_path / "wh.duckdb"
     duckdb.connect(str(warehouse)).close()
-    holder = subprocess.Popen([PYTHON, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], "
-                               "read_only=True); print('held', flush=True); time.sleep(120)", str(warehouse)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            PYTHON,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], "
+            "read_only=True); print('held', flush=True); time.sleep(120)",
+            str(warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     yield warehouse, holder
     holder.kill()
@@ -52,7 +68,8 @@ def test_the_writer_lock_waits_for_a_foreign_holder_then_fails_clearly(held_ware
             pass
     assert 0.9 < time.monotonic() - started < 10
     assert str(failure.value).startswith(
-        f"warehouse {warehouse} is locked by another process (PID {holder.pid}: {sys.executable}")
+        f"warehouse {warehouse} is locked by another process (PID {holder.pid}: {sys.executable}"
+    )
     assert "query the reader snapshot" in str(failure.value)
     with pytest.raises(WarehouseLockedError, match=rf"\(PID {holder.pid}: "):
         connect_with_retry(lambda: duckdb.connect(str(warehouse)), warehouse, timeout_seconds=0.5)
@@ -81,10 +98,16 @@ def test_hostile_partition_keys_are_rejected_before_any_sql(key):
 
 
 def test_hostile_partition_keys_are_rejected_by_the_cli_and_by_dagster(tmp_path):
-    result = subprocess.run([CLI, "run", "--start", HOSTILE_KEYS[0], "--landing", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [CLI, "run", "--start", HOSTILE_KEYS[0], "--landing", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [f"Error: --start: bad date {HOSTILE_KEYS[0]!r}, expected YYYY-MM-DD"]
+    assert result.stderr.strip().splitlines() == [
+        f"Error: --start: bad date {HOSTILE_KEYS[0]!r}, expected YYYY-MM-DD"
+    ]
     import dagster as dg
 
     from trace_platform.definitions import build_definitions
@@ -97,20 +120,43 @@ def test_hostile_partition_keys_are_rejected_by_the_cli_and_by_dagster(tmp_path)
 def test_hostile_dbt_vars_are_validated_or_quoted(tmp_path):
     warehouse = tmp_path / "wh.duckdb"
     duckdb.connect(str(warehouse)).close()
-    hostile = {"delivery_date": "2026-11-20",
-               "wrong_tool_error_types": ["x') OR true OR ('"],
-               "bad_parameters_error_types": ["y'); DROP TABLE raw.trace_events; --"],
-               "inefficient_path_min_intent_traces": "1 OR true",
-               "inefficient_path_median_multiplier": "0) OR (true"}
-    result = subprocess.run([DBT, "compile", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-                             str(DBT_PROJECT_DIR), "--target-path", str(dbt_target()), "--select",
-                             "int_trace_eval_features", "eval_trace_labels", "--vars", json.dumps(hostile), "--quiet"],
-                            env=dbt_env(warehouse), capture_output=True, text=True, timeout=300)
+    hostile = {
+        "delivery_date": "2026-11-20",
+        "wrong_tool_error_types": ["x') OR true OR ('"],
+        "bad_parameters_error_types": ["y'); DROP TABLE raw.trace_events; --"],
+        "inefficient_path_min_intent_traces": "1 OR true",
+        "inefficient_path_median_multiplier": "0) OR (true",
+    }
+    result = subprocess.run(
+        [
+            DBT,
+            "compile",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(dbt_target()),
+            "--select",
+            "int_trace_eval_features",
+            "eval_trace_labels",
+            "--vars",
+            json.dumps(hostile),
+            "--quiet",
+        ],
+        env=dbt_env(warehouse),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if result.returncode != 0:  # rejected: a non-numeric threshold is refused with a clear message
         assert "inefficient_path" in result.stdout + result.stderr
         return
-    compiled = "\n".join(p.read_text() for p in (dbt_target() / "compiled").rglob("*.sql")
-                         if p.stem in ("int_trace_eval_features", "eval_trace_labels"))
+    compiled = "\n".join(
+        p.read_text()
+        for p in (dbt_target() / "compiled").rglob("*.sql")
+        if p.stem in ("int_trace_eval_features", "eval_trace_labels")
+    )
     assert "'x'') OR true OR ('''" in compiled  # quoted as data
     assert "1 OR true" not in compiled and "0) OR (true" not in compiled
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import subprocess
 import time
 
 import dagster as dg
-import duckdb
 import pytest
-
 from reliability_support import (
     DAYS,
     PYTHON,
@@ -30,6 +27,7 @@ from reliability_support import (
     reader_hashes,
     reference,
 )
+
 from trace_platform.lib.snapshot import snapshot_paths
 
 pytestmark = pytest.mark.integration
@@ -99,29 +97,46 @@ def test_locked_warehouse_retries_loses_nothing_and_readers_never_wait(ref, tmp_
     paths = snapshot_paths(warehouse)
     lock_file = warehouse.with_name(warehouse.name + ".lock")
     lock_file.touch()
-    for name, value in {"TRACE_PLATFORM_LANDING": str(ref["landing"]), "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
-                        "TRACE_PLATFORM_LOCK_TIMEOUT": "1", "TRACE_PLATFORM_LOCK_RETRY_DELAY": "1",
-                        "TRACE_PLATFORM_LOCK_RETRIES": "8"}.items():
+    for name, value in {
+        "TRACE_PLATFORM_LANDING": str(ref["landing"]),
+        "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
+        "TRACE_PLATFORM_LOCK_TIMEOUT": "1",
+        "TRACE_PLATFORM_LOCK_RETRY_DELAY": "1",
+        "TRACE_PLATFORM_LOCK_RETRIES": "8",
+    }.items():
         monkeypatch.setenv(name, value)
 
-    holder = subprocess.Popen([PYTHON, "-c", HOLDER, str(warehouse), str(lock_file)], stdout=subprocess.PIPE,
-                              text=True, cwd=ROOT)
+    holder = subprocess.Popen(
+        [PYTHON, "-c", HOLDER, str(warehouse), str(lock_file)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     assert holder.stdout.readline().strip() == "held"
     stop, out = tmp_path / "stop", tmp_path / "readers.json"
-    readers = subprocess.Popen([PYTHON, "-c", READERS, str(paths.reader), str(warehouse), str(stop), str(out)],
-                               cwd=ROOT)
+    readers = subprocess.Popen(
+        [PYTHON, "-c", READERS, str(paths.reader), str(warehouse), str(stop), str(out)], cwd=ROOT
+    )
     try:
         job = build_definitions().resolve_job_def("nightly_trace_job")
         (tmp_path / "home").mkdir()
-        with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance, \
-                contextlib.redirect_stdout(io.StringIO()):
-            result = job.execute_in_process(partition_key=D2, instance=instance, raise_on_error=False,
-                                            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+        with (
+            dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance,
+            contextlib.redirect_stdout(io.StringIO()),
+        ):
+            result = job.execute_in_process(
+                partition_key=D2,
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            )
             retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
-            dbt_done = max(r.event_log_entry.timestamp for r in instance.get_records_for_run(
-                result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-                if r.event_log_entry.dagster_event.asset_key.path[0] in ("staging", "intermediate", "marts", "eval")
-                or r.event_log_entry.dagster_event.asset_key.to_user_string() == "audit/audit_violations")
+            dbt_done = max(
+                r.event_log_entry.timestamp
+                for r in instance.get_records_for_run(
+                    result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+                ).records
+                if r.event_log_entry.dagster_event.asset_key.path[0]
+                in ("staging", "intermediate", "marts", "eval")
+                or r.event_log_entry.dagster_event.asset_key.to_user_string() == "audit/audit_violations"
+            )
     finally:
         time.sleep(1.0)
         stop.touch()
@@ -149,8 +164,13 @@ def test_locked_warehouse_retries_loses_nothing_and_readers_never_wait(ref, tmp_
     assert final["rows_written"].value < snapshot["rows_written"].value
     in_reader, in_warehouse = reader_hashes(warehouse), analyst_hashes(warehouse)
     history = "audit.check_results"
-    assert differences({k: v for k, v in in_reader.items() if k != history},
-                       {k: v for k, v in in_warehouse.items() if k != history}) == {}
+    assert (
+        differences(
+            {k: v for k, v in in_reader.items() if k != history},
+            {k: v for k, v in in_warehouse.items() if k != history},
+        )
+        == {}
+    )
     assert 0 < int(in_reader[history].split(":")[0]) <= int(in_warehouse[history].split(":")[0])
 
     # Readers never failed nor waited, though the warehouse was busy; they saw day 1 until the swap.
@@ -162,9 +182,11 @@ def test_locked_warehouse_retries_loses_nothing_and_readers_never_wait(ref, tmp_
     assert {days for _, v, _, days in seen["seen"] if v == 1} == {1}
     first_new = min(t for t, v, _, _ in seen["seen"] if v >= 2)
     window = snapshot["stale_window_seconds"].value
-    print(f"\nstale-reader window: {window:.2f} s (dbt build end -> swap, from the publish metadata); "
-          f"first reader answer from the new version {first_new - dbt_done:.2f} s after the dbt build; "
-          f"publish {snapshot['seconds'].value:.2f} s + {final['seconds'].value:.2f} s with the checks; "
-          f"{len(seen['seen'])} reader queries, slowest "
-          f"{seen['slowest']:.2f} s; warehouse busy for {seen['warehouse_busy']} direct attempts")
+    print(
+        f"\nstale-reader window: {window:.2f} s (dbt build end -> swap, from the publish metadata); "
+        f"first reader answer from the new version {first_new - dbt_done:.2f} s after the dbt build; "
+        f"publish {snapshot['seconds'].value:.2f} s + {final['seconds'].value:.2f} s with the checks; "
+        f"{len(seen['seen'])} reader queries, slowest "
+        f"{seen['slowest']:.2f} s; warehouse busy for {seen['warehouse_busy']} direct attempts"
+    )
     assert 0 < window < 300

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from dbt_support import load_and_build
+
 from trace_platform.lib.export import export_tenant
 
 pytestmark = pytest.mark.integration
@@ -45,8 +45,11 @@ VALUE_SECRETS = [
     ("stripe_rk", "rk_live_" + "51HqLyjWDarjtT1zdp7dcAsDfGh"),
     ("google_aiza", "AIza" + "SyDdI0hCZtE6vySjMm-WEfRq3CPzqKqqsHI"),
     ("gitlab", "glpat-" + "Xk9-Wm2_Pq7Lz4Rt8Vb3"),
-    ("jwt", "eyJhbGciOiJSUzI1NiIsImtpZCI6ImFkdiJ9.eyJzdWIiOiJhZHZjby11c2VyIiwiZXhwIjoxOTAwMDAwMDAwfQ."
-            "Qm9ndXNTaWduYXR1cmVGb3JBZHZlcnNhcmlhbFRlc3Q"),
+    (
+        "jwt",
+        "eyJhbGciOiJSUzI1NiIsImtpZCI6ImFkdiJ9.eyJzdWIiOiJhZHZjby11c2VyIiwiZXhwIjoxOTAwMDAwMDAwfQ."
+        "Qm9ndXNTaWduYXR1cmVGb3JBZHZlcnNhcmlhbFRlc3Q",
+    ),
     ("email_plus", "Jane.Doe+billing@mail.Example-Corp.co.uk"),
     ("email_upper", "ALICE.SMITH@EXAMPLE.COM"),
     ("email_sub", "ops_team@eu.west.corp.example.io"),
@@ -96,10 +99,35 @@ LABELLED = [
 ]
 
 # JSON key-based secrets in arguments: (name, key path builder)
-JSON_KEYS = ["password", "passwd", "pwd", "secret", "api_key", "apiKey", "token", "access_token",
-             "client_secret", "Authorization", "pass", "db_pass", "x-api-key", "privateKey",
-             "refresh_token", "session_id_secret", "AWS_SECRET_ACCESS_KEY", "SecretAccessKey", "pin",
-             "passPhrase", "Cookie", "set-cookie", "ssn", "cvv", "sig", "signature", "credential"]
+JSON_KEYS = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "api_key",
+    "apiKey",
+    "token",
+    "access_token",
+    "client_secret",
+    "Authorization",
+    "pass",
+    "db_pass",
+    "x-api-key",
+    "privateKey",
+    "refresh_token",
+    "session_id_secret",
+    "AWS_SECRET_ACCESS_KEY",
+    "SecretAccessKey",
+    "pin",
+    "passPhrase",
+    "Cookie",
+    "set-cookie",
+    "ssn",
+    "cvv",
+    "sig",
+    "signature",
+    "credential",
+]
 
 NOT_SECRETS = {
     "luhn_invalid_16": "4111111111111112",
@@ -118,8 +146,6 @@ NOT_SECRETS = {
     "date_eu": "03-12-2026",
     "order_id": "ORD-2026-000123",
 }
-
-
 
 
 def jk_value(key: str) -> str:
@@ -148,16 +174,48 @@ def identifier_trace() -> list[dict]:
     s = IDENTIFIER_SECRETS
     session, tool = f"sess-{s['session_email']}", f"tool_{s['tool_name_key']}"
     ev = []
+
     def add(t, p):
         ev.append(envelope("adv-ident", len(ev), t, p, session_id=session))
+
     add("user_request", {"text": "identifiers", "intent": "x"})
-    add("tool_call", {"tool_call_id": "c1", "tool_name": tool, "arguments": {"q": 1}, "access": "state_changing",
-                      "mode": "execute", "attempt": 1, "retry_of": None, "requires_confirmation": False})
-    add("policy_check", {"check_id": "k1", "tool_call_id": "c1", "policy": "p@1", "permission": "x:write",
-                         "principal": "svc", "decision": "allow", "reason": "ok"})
+    add(
+        "tool_call",
+        {
+            "tool_call_id": "c1",
+            "tool_name": tool,
+            "arguments": {"q": 1},
+            "access": "state_changing",
+            "mode": "execute",
+            "attempt": 1,
+            "retry_of": None,
+            "requires_confirmation": False,
+        },
+    )
+    add(
+        "policy_check",
+        {
+            "check_id": "k1",
+            "tool_call_id": "c1",
+            "policy": "p@1",
+            "permission": "x:write",
+            "principal": "svc",
+            "decision": "allow",
+            "reason": "ok",
+        },
+    )
     add("tool_result", {"tool_call_id": "c1", "status": "ok", "output": "done", "latency_ms": 3})
-    add("side_effect", {"tool_call_id": "c1", "resource_type": "ticket", "resource_id": "t-1", "operation": "create",
-                        "reversible": False, "rollback_ref": None})
+    add(
+        "side_effect",
+        {
+            "tool_call_id": "c1",
+            "resource_type": "ticket",
+            "resource_id": "t-1",
+            "operation": "create",
+            "reversible": False,
+            "rollback_ref": None,
+        },
+    )
     add("final_result", {"status": "success", "output": "done"})
     return ev
 
@@ -191,15 +249,33 @@ FAULT_SECRETS = {
 }
 
 
-def envelope(trace_id, seq, event_type, payload, *, span=None, user_id="u-1", session_id="sess-adv",
-             attributes=None, extra=None):
+def envelope(
+    trace_id,
+    seq,
+    event_type,
+    payload,
+    *,
+    span=None,
+    user_id="u-1",
+    session_id="sess-adv",
+    attributes=None,
+    extra=None,
+):
     span_id = span or ("root" if event_type in ("user_request", "final_result", "feedback") else f"s{seq}")
     e = {
-        "schema_version": "1", "event_id": f"{trace_id}-e{seq}", "event_type": event_type,
-        "timestamp": f"{DAY}T01:{seq // 60:02d}:{seq % 60:02d}.000000Z", "trace_id": trace_id,
-        "span_id": span_id, "parent_span_id": None if span_id == "root" else "root", "sequence": seq,
-        "session_id": session_id, "tenant_id": TENANT, "user_id": user_id,
-        "agent": {"name": "adv-bot", "version": "3.1.4"}, "payload": payload,
+        "schema_version": "1",
+        "event_id": f"{trace_id}-e{seq}",
+        "event_type": event_type,
+        "timestamp": f"{DAY}T01:{seq // 60:02d}:{seq % 60:02d}.000000Z",
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": None if span_id == "root" else "root",
+        "sequence": seq,
+        "session_id": session_id,
+        "tenant_id": TENANT,
+        "user_id": user_id,
+        "agent": {"name": "adv-bot", "version": "3.1.4"},
+        "payload": payload,
     }
     if attributes is not None:
         e["attributes"] = attributes
@@ -211,56 +287,157 @@ def envelope(trace_id, seq, event_type, payload, *, span=None, user_id="u-1", se
 def text_trace(trace_id, text, json_value, user_id="u-1"):
     """Every place of one trace carries `text` (free text) / `json_value` (JSON)."""
     ev = []
+
     def add(t, p, **kw):
         ev.append(envelope(trace_id, len(ev), t, p, **kw))
-    add("user_request", {"text": f"Hello, {text} thanks", "intent": f"intent {text}", "channel": f"web {text}"},
-        user_id=user_id)
+
+    add(
+        "user_request",
+        {"text": f"Hello, {text} thanks", "intent": f"intent {text}", "channel": f"web {text}"},
+        user_id=user_id,
+    )
     add("plan", {"steps": [f"step {text}", "two"], "reasoning": f"reason {text}"})
-    add("model_call", {"provider": "openai", "model": "gpt-x", "model_version": "2026-01-01", "purpose": "planning",
-                       "input_tokens": 10, "output_tokens": 5, "latency_ms": 20, "finish_reason": f"stop {text}",
-                       "status": "error", "error": {"type": f"auth {text}", "message": f"msg {text}"}})
-    add("tool_selection", {"tool_call_id": "c1", "tool_name": "do_it", "candidates": ["do_it"],
-                           "rationale": f"because {text}"})
-    add("tool_call", {"tool_call_id": "c1", "tool_name": "do_it", "tool_version": f"1.0 {text}",
-                      "arguments": json_value, "access": "state_changing", "mode": "execute", "attempt": 1,
-                      "retry_of": None, "requires_confirmation": True})
-    add("policy_check", {"check_id": "k1", "tool_call_id": "c1", "policy": "p@1", "permission": "x:write",
-                         "principal": f"principal {text}", "decision": "require_confirmation",
-                         "reason": f"reason {text}"})
-    add("confirmation_request", {"confirmation_id": "f1", "tool_call_id": "c1", "prompt": f"Proceed with {text}?",
-                                 "arguments": json_value})
-    add("confirmation_response", {"confirmation_id": "f1", "tool_call_id": "c1", "decision": "approved",
-                                  "responder": f"resp {text}"})
-    add("tool_result", {"tool_call_id": "c1", "status": "error", "output": {"echo": text, "args": json_value},
-                        "error": {"type": f"err {text}", "message": f"emsg {text}"}, "latency_ms": 3})
-    add("side_effect", {"tool_call_id": "c1", "resource_type": "thing", "resource_id": f"res:{text}",
-                        "operation": "update", "reversible": True, "rollback_ref": f"rb:{text}"})
-    add("rollback", {"tool_call_id": "c1", "resource_type": "thing", "resource_id": f"res:{text}", "status": "ok",
-                     "reason": f"rollback {text}"})
-    add("error", {"error_type": f"etype {text}", "message": f"error {text}", "recoverable": True,
-                  "tool_call_id": "c1"})
+    add(
+        "model_call",
+        {
+            "provider": "openai",
+            "model": "gpt-x",
+            "model_version": "2026-01-01",
+            "purpose": "planning",
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "latency_ms": 20,
+            "finish_reason": f"stop {text}",
+            "status": "error",
+            "error": {"type": f"auth {text}", "message": f"msg {text}"},
+        },
+    )
+    add(
+        "tool_selection",
+        {"tool_call_id": "c1", "tool_name": "do_it", "candidates": ["do_it"], "rationale": f"because {text}"},
+    )
+    add(
+        "tool_call",
+        {
+            "tool_call_id": "c1",
+            "tool_name": "do_it",
+            "tool_version": f"1.0 {text}",
+            "arguments": json_value,
+            "access": "state_changing",
+            "mode": "execute",
+            "attempt": 1,
+            "retry_of": None,
+            "requires_confirmation": True,
+        },
+    )
+    add(
+        "policy_check",
+        {
+            "check_id": "k1",
+            "tool_call_id": "c1",
+            "policy": "p@1",
+            "permission": "x:write",
+            "principal": f"principal {text}",
+            "decision": "require_confirmation",
+            "reason": f"reason {text}",
+        },
+    )
+    add(
+        "confirmation_request",
+        {
+            "confirmation_id": "f1",
+            "tool_call_id": "c1",
+            "prompt": f"Proceed with {text}?",
+            "arguments": json_value,
+        },
+    )
+    add(
+        "confirmation_response",
+        {"confirmation_id": "f1", "tool_call_id": "c1", "decision": "approved", "responder": f"resp {text}"},
+    )
+    add(
+        "tool_result",
+        {
+            "tool_call_id": "c1",
+            "status": "error",
+            "output": {"echo": text, "args": json_value},
+            "error": {"type": f"err {text}", "message": f"emsg {text}"},
+            "latency_ms": 3,
+        },
+    )
+    add(
+        "side_effect",
+        {
+            "tool_call_id": "c1",
+            "resource_type": "thing",
+            "resource_id": f"res:{text}",
+            "operation": "update",
+            "reversible": True,
+            "rollback_ref": f"rb:{text}",
+        },
+    )
+    add(
+        "rollback",
+        {
+            "tool_call_id": "c1",
+            "resource_type": "thing",
+            "resource_id": f"res:{text}",
+            "status": "ok",
+            "reason": f"rollback {text}",
+        },
+    )
+    add(
+        "error",
+        {
+            "error_type": f"etype {text}",
+            "message": f"error {text}",
+            "recoverable": True,
+            "tool_call_id": "c1",
+        },
+    )
     add("final_result", {"status": "success", "output": f"Done: {text}"})
-    add("feedback", {"rating": 1, "comment": f"comment {text}"}, attributes={"note": text, "j": json_value},
-        extra={"x_extra_field": text})
+    add(
+        "feedback",
+        {"rating": 1, "comment": f"comment {text}"},
+        attributes={"note": text, "j": json_value},
+        extra={"x_extra_field": text},
+    )
     return ev
 
 
 def json_output_trace(trace_id, text, json_value):
     """final_result.output and tool output as JSON objects."""
     ev = []
+
     def add(t, p, **kw):
         ev.append(envelope(trace_id, len(ev), t, p, **kw))
+
     add("user_request", {"text": "json outputs", "intent": "x"})
-    add("tool_call", {"tool_call_id": "c1", "tool_name": "read_it", "arguments": {"q": 1}, "access": "read_only",
-                      "mode": "execute", "attempt": 1, "retry_of": None, "requires_confirmation": False})
+    add(
+        "tool_call",
+        {
+            "tool_call_id": "c1",
+            "tool_name": "read_it",
+            "arguments": {"q": 1},
+            "access": "read_only",
+            "mode": "execute",
+            "attempt": 1,
+            "retry_of": None,
+            "requires_confirmation": False,
+        },
+    )
     add("tool_result", {"tool_call_id": "c1", "status": "ok", "output": json_value, "latency_ms": 3})
     add("final_result", {"status": "success", "output": json_value})
     return ev
 
 
 def json_args_for(value):
-    return {"note": f"use {value} now", "nested": {"a": [{"b": f"x {value}"}], "c": {"d": {"e": value}}},
-            "list": [value, "plain"], "order": NOT_SECRETS["order_id"]}
+    return {
+        "note": f"use {value} now",
+        "nested": {"a": [{"b": f"x {value}"}], "c": {"d": {"e": value}}},
+        "list": [value, "plain"],
+        "order": NOT_SECRETS["order_id"],
+    }
 
 
 def escaped_lines() -> list[str]:
@@ -269,14 +446,17 @@ def escaped_lines() -> list[str]:
     s = STRUCT_SECRETS
     email = s["escaped_email"].replace("@", "\\u0040")
     url = f"https:\\/\\/bob:{s['escaped_slash_url_pw']}@h.example.com\\/x"
-    aws = "AKIA\\u0051" + "3EGRTZP7VJ5KX2M"              # AKIAQ3EGRTZP7VJ5KX2M with the Q escaped
-    card = "4539\\u00201488\\u00200343\\u00206467"       # 4539 1488 0343 6467
+    aws = "AKIA\\u0051" + "3EGRTZP7VJ5KX2M"  # AKIAQ3EGRTZP7VJ5KX2M with the Q escaped
+    card = "4539\\u00201488\\u00200343\\u00206467"  # 4539 1488 0343 6467
     text = f"{email} {url} {aws} {card}"
     lines = []
     for event in text_trace("adv-escaped", "ESCTEXT", {"marker": "ESCARG"}):
         line = json.dumps(event).replace("ESCTEXT", text)
-        line = line.replace('"ESCARG"', f'"{email}", "url": "{url}", "k": "{aws}", "c": "{card}", '
-                                        f'"pass\\u0077ord": "{s["escaped_key_pw"]}"')
+        line = line.replace(
+            '"ESCARG"',
+            f'"{email}", "url": "{url}", "k": "{aws}", "c": "{card}", '
+            f'"pass\\u0077ord": "{s["escaped_key_pw"]}"',
+        )
         lines.append(line)
     return lines
 
@@ -284,8 +464,11 @@ def escaped_lines() -> list[str]:
 def build_events() -> list[dict]:
     events = []
     for name, value in VALUE_SECRETS:
-        text = (f"-----BEGIN RSA PRIVATE KEY-----\n{value}\n-----END RSA PRIVATE KEY-----"
-                if name == "pem_body" else value)
+        text = (
+            f"-----BEGIN RSA PRIVATE KEY-----\n{value}\n-----END RSA PRIVATE KEY-----"
+            if name == "pem_body"
+            else value
+        )
         events += text_trace(f"adv-v-{name}", text, json_args_for(text))
         events += json_output_trace(f"adv-vo-{name}", text, {"result": text, "inner": {"k": [text]}})
     for name, template, value in LABELLED:
@@ -299,7 +482,13 @@ def build_events() -> list[dict]:
         "headers": [["Authorization", s["header_pair"]], ["Accept", "json"]],
         "header_list": [{"name": "Authorization", "value": s["header_obj_auth"]}],
         "params": [{"value": s["value_before_name"], "name": "password"}],
-        "db": {"credentials": {"username": "x", "password": s["creds_object_pass"], "extra": {"more": {"k": "v"}}}},
+        "db": {
+            "credentials": {
+                "username": "x",
+                "password": s["creds_object_pass"],
+                "extra": {"more": {"k": "v"}},
+            }
+        },
         "passwords": [s["array_of_passwords"], "second"],
         "config": f"db:\n  password: {s['yaml_like']}\n",
         "kv": [{"key": "client_secret", "value": s["kv_list_secret"]}],
@@ -307,11 +496,13 @@ def build_events() -> list[dict]:
         "embedded": json.dumps({"password": s["embedded_json_pw"]}),
     }
     events += text_trace("adv-keys-flat", "keys", {key: jk_value(key) for key in JSON_KEYS})
-    events += text_trace("adv-keys-nested", "nested keys", {"level1": {key: jk_value(key) for key in JSON_KEYS}})
+    events += text_trace(
+        "adv-keys-nested", "nested keys", {"level1": {key: jk_value(key) for key in JSON_KEYS}}
+    )
     events += text_trace("adv-struct", "struct", struct_args)
     events += json_output_trace("adv-struct-out", "x", struct_args)
     pretty = json_output_trace("adv-struct-pretty", "x", {})
-    pretty[-1]["payload"]["output"] = json.dumps(struct_args, indent=2)   # final output: pretty JSON text
+    pretty[-1]["payload"]["output"] = json.dumps(struct_args, indent=2)  # final output: pretty JSON text
     events += pretty
     events += identifier_trace()
     # the negatives, in arguments and in the request text
@@ -343,13 +534,21 @@ def write_landing(landing: Path) -> dict[str, int]:
     written["escaped.jsonl"] = len(escaped)
     f = FAULT_SECRETS
     good = json.dumps(_fault_event("adv-f-utf8a", "fine")).encode()
-    bad = json.dumps(_fault_event("adv-f-utf8b", "bad XX")).encode().replace(b"XX", b"\xff\xfe " + f["bad_utf8_line"].encode())
+    bad = (
+        json.dumps(_fault_event("adv-f-utf8b", "bad XX"))
+        .encode()
+        .replace(b"XX", b"\xff\xfe " + f["bad_utf8_line"].encode())
+    )
     (folder / "utf8.jsonl").write_bytes(good + b"\n" + bad + b"\n")
     written["utf8.jsonl"] = 2
-    crlf = "\r\n".join(json.dumps(_fault_event(f"adv-f-crlf{i}", f"crlf {f['crlf_email']}")) for i in range(3))
+    crlf = "\r\n".join(
+        json.dumps(_fault_event(f"adv-f-crlf{i}", f"crlf {f['crlf_email']}")) for i in range(3)
+    )
     (folder / "crlf.jsonl").write_bytes((crlf + "\r\n").encode())
     written["crlf.jsonl"] = 3
-    (folder / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps(_fault_event("adv-f-bom", f["bom_email"])).encode() + b"\n")
+    (folder / "bom.jsonl").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(_fault_event("adv-f-bom", f["bom_email"])).encode() + b"\n"
+    )
     written["bom.jsonl"] = 1
     nul = json.dumps(_fault_event("adv-f-nul", "nulZZ")).encode().replace(b"ZZ", b"\x00")
     escnul = json.dumps(_fault_event("adv-f-escnul", "a\u0000b " + f["escaped_nul_email"])).encode()
@@ -357,10 +556,14 @@ def write_landing(landing: Path) -> dict[str, int]:
     written["nul.jsonl"] = 4
     (folder / "empty.jsonl").write_bytes(b"")
     written["empty.jsonl"] = 0
-    gz = gzip.compress(("\n".join(json.dumps(_fault_event(f"adv-f-gz{i}", "gz")) for i in range(20)) + "\n").encode())
+    gz = gzip.compress(
+        ("\n".join(json.dumps(_fault_event(f"adv-f-gz{i}", "gz")) for i in range(20)) + "\n").encode()
+    )
     (folder / "truncated.jsonl.gz").write_bytes(gz[: len(gz) // 2])
     # another tenant: its rows must not be in the export
-    (folder / "other.jsonl").write_text(json.dumps(_fault_event("adv-other", "other tenant", OTHER_TENANT)) + "\n")
+    (folder / "other.jsonl").write_text(
+        json.dumps(_fault_event("adv-other", "other tenant", OTHER_TENANT)) + "\n"
+    )
     written["other.jsonl"] = 1
     return written
 
@@ -372,10 +575,24 @@ def needles(value: str) -> set[str]:
     compact = re.sub(r"[\s().-]", "", value)
     if len(compact) >= 8:
         out.add(compact)
-    for prefix in ("sk-proj-", "sk-ant-api03-", "sk-", "ghp_", "gho_", "github_pat_", "xoxb-", "xoxp-", "sk_live_",
-                   "rk_live_", "glpat-", "AKIA", "ASIA", "AIza"):
+    for prefix in (
+        "sk-proj-",
+        "sk-ant-api03-",
+        "sk-",
+        "ghp_",
+        "gho_",
+        "github_pat_",
+        "xoxb-",
+        "xoxp-",
+        "sk_live_",
+        "rk_live_",
+        "glpat-",
+        "AKIA",
+        "ASIA",
+        "AIza",
+    ):
         if value.startswith(prefix) and len(value) - len(prefix) >= 10:
-            out.add(value[len(prefix):])
+            out.add(value[len(prefix) :])
     if "@" in value:
         out.add(value.split("@")[0] + "@")
     return out
@@ -404,20 +621,23 @@ def _hits(con, relation: str, columns: list[str]) -> set[tuple[str, str]]:
     found = set()
     for column in columns:
         for (needle,) in con.execute(
-                f'SELECT DISTINCT u.s FROM {relation}, unnest(?::VARCHAR[]) AS u(s) '
-                f'WHERE contains(lower("{column}"::VARCHAR), lower(u.s))', [sorted(NEEDLES)]).fetchall():
+            f"SELECT DISTINCT u.s FROM {relation}, unnest(?::VARCHAR[]) AS u(s) "
+            f'WHERE contains(lower("{column}"::VARCHAR), lower(u.s))',
+            [sorted(NEEDLES)],
+        ).fetchall():
             found.add((column, NEEDLES[needle]))
     return found
 
 
 def test_every_secret_reached_the_raw_zone(corpus):
     con, _root, _written = corpus
-    raw = con.execute("SELECT string_agg(concat_ws(' ', payload, user_id, session_id, attributes, extra_fields), ' ') "
-                      "FROM raw.trace_events").fetchone()[0]
+    raw = con.execute(
+        "SELECT string_agg(concat_ws(' ', payload, user_id, session_id, attributes, extra_fields), ' ') "
+        "FROM raw.trace_events"
+    ).fetchone()[0]
     quarantined = con.execute("SELECT string_agg(raw_line, ' ') FROM raw.quarantine").fetchone()[0]
     decoded = raw.replace("\\u0040", "@").replace("\\/", "/").replace("\\u0051", "Q").replace("\\u0020", " ")
-    missing = [name for name, value in planted().items()
-               if value not in decoded and value not in quarantined]
+    missing = [name for name, value in planted().items() if value not in decoded and value not in quarantined]
     assert missing == []
 
 
@@ -425,15 +645,21 @@ def test_no_planted_secret_in_any_column_of_marts_audit_eval(corpus):
     con, _root, _written = corpus
     columns: dict[str, list[str]] = {}
     for schema, table, column in con.execute(
-            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema IN ('marts', 'audit', 'eval') ORDER BY ALL").fetchall():
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema IN ('marts', 'audit', 'eval') ORDER BY ALL"
+    ).fetchall():
         columns.setdefault(f'"{schema}"."{table}"', []).append(column)
     assert len(columns) >= 13 and sum(map(len, columns.values())) > 200
-    leaks = sorted((relation, column, name) for relation, cols in columns.items()
-                   for column, name in _hits(con, relation, cols))
+    leaks = sorted(
+        (relation, column, name)
+        for relation, cols in columns.items()
+        for column, name in _hits(con, relation, cols)
+    )
     assert leaks == []
     # and the redaction happened where the secrets were (the scan is not vacuous)
-    (request,) = con.execute("SELECT request_text FROM marts.fct_outcomes WHERE trace_id = 'adv-v-iban_lower'").fetchone()
+    (request,) = con.execute(
+        "SELECT request_text FROM marts.fct_outcomes WHERE trace_id = 'adv-v-iban_lower'"
+    ).fetchone()
     assert request == "Hello, [REDACTED:iban] thanks"
 
 
@@ -444,16 +670,24 @@ def test_no_planted_secret_and_no_other_tenant_in_the_export(corpus):
     leaks = []
     for path in files:
         relation = f"read_parquet('{path}')"
-        cols = [c for (c,) in con.execute(f"SELECT column_name FROM (DESCRIBE SELECT * FROM {relation})").fetchall()]
+        cols = [
+            c
+            for (c,) in con.execute(f"SELECT column_name FROM (DESCRIBE SELECT * FROM {relation})").fetchall()
+        ]
         leaks += [(path.name, column, name) for column, name in _hits(con, relation, cols)]
         if "tenant_id" in cols:
-            assert con.execute(f"SELECT DISTINCT tenant_id FROM {relation}").fetchall() in ([], [(TENANT,)]), path.name
+            assert con.execute(f"SELECT DISTINCT tenant_id FROM {relation}").fetchall() in (
+                [],
+                [(TENANT,)],
+            ), path.name
     assert leaks == []
 
 
 def test_placeholders_and_structure(corpus):
     con, _root, _written = corpus
-    (arguments,) = con.execute("SELECT arguments::VARCHAR FROM marts.fct_tool_calls WHERE trace_id = 'adv-struct'").fetchone()
+    (arguments,) = con.execute(
+        "SELECT arguments::VARCHAR FROM marts.fct_tool_calls WHERE trace_id = 'adv-struct'"
+    ).fetchone()
     args = json.loads(arguments)
     assert args["secret"] == args["auth"] == args["passwords"] == "[REDACTED:secret]"
     assert args["headers"] == [["Authorization", "[REDACTED:secret]"], ["Accept", "json"]]
@@ -462,15 +696,27 @@ def test_placeholders_and_structure(corpus):
     assert args["argv"] == ["--password", "[REDACTED:secret]", "--host", "db"]
     assert args["kv"] == [{"key": "client_secret", "value": "[REDACTED:secret]"}]
     assert json.loads(args["embedded"]) == {"password": "[REDACTED:secret]"}
-    (final,) = con.execute("SELECT final_output FROM marts.fct_outcomes WHERE trace_id = 'adv-struct-out'").fetchone()
-    final = json.loads(final)                   # a JSON final output stays JSON, redacted by key
+    (final,) = con.execute(
+        "SELECT final_output FROM marts.fct_outcomes WHERE trace_id = 'adv-struct-out'"
+    ).fetchone()
+    final = json.loads(final)  # a JSON final output stays JSON, redacted by key
     assert final["secret"] == final["auth"] == "[REDACTED:secret]"
     assert final["db"]["credentials"] == "[REDACTED:secret]"
-    (escaped,) = con.execute("SELECT arguments::VARCHAR FROM marts.fct_tool_calls WHERE trace_id = 'adv-escaped'").fetchone()
-    assert json.loads(escaped) == {"marker": "[REDACTED:email]", "url": "https://bob:[REDACTED:password]@h.example.com/x",
-                                   "k": "[REDACTED:api_key]", "c": "[REDACTED:card]", "password": "[REDACTED:secret]"}
-    keys = json.loads(con.execute("SELECT arguments::VARCHAR FROM marts.fct_tool_calls "
-                                  "WHERE trace_id = 'adv-keys-flat'").fetchone()[0])
+    (escaped,) = con.execute(
+        "SELECT arguments::VARCHAR FROM marts.fct_tool_calls WHERE trace_id = 'adv-escaped'"
+    ).fetchone()
+    assert json.loads(escaped) == {
+        "marker": "[REDACTED:email]",
+        "url": "https://bob:[REDACTED:password]@h.example.com/x",
+        "k": "[REDACTED:api_key]",
+        "c": "[REDACTED:card]",
+        "password": "[REDACTED:secret]",
+    }
+    keys = json.loads(
+        con.execute(
+            "SELECT arguments::VARCHAR FROM marts.fct_tool_calls WHERE trace_id = 'adv-keys-flat'"
+        ).fetchone()[0]
+    )
     assert keys == {key: "[REDACTED:secret]" for key in JSON_KEYS}
 
 
@@ -478,33 +724,48 @@ def test_look_alikes_arrive_unchanged(corpus):
     con, _root, _written = corpus
     (arguments, shown) = con.execute(
         "SELECT t.arguments::VARCHAR, c.arguments_shown::VARCHAR FROM marts.fct_tool_calls t "
-        "JOIN marts.fct_confirmations c USING (trace_id, tool_call_id) WHERE trace_id = 'adv-negatives'").fetchone()
+        "JOIN marts.fct_confirmations c USING (trace_id, tool_call_id) WHERE trace_id = 'adv-negatives'"
+    ).fetchone()
     assert json.loads(arguments) == json.loads(shown) == NOT_SECRETS
-    (request, intent) = con.execute("SELECT request_text, intent FROM marts.fct_outcomes "
-                                    "WHERE trace_id = 'adv-negatives'").fetchone()
+    (request, intent) = con.execute(
+        "SELECT request_text, intent FROM marts.fct_outcomes WHERE trace_id = 'adv-negatives'"
+    ).fetchone()
     joined = " ".join(NOT_SECRETS.values())
     assert request == f"Hello, {joined} thanks"
     assert intent == f"intent {joined}"
-    (resource_id,) = con.execute("SELECT resource_id FROM marts.fct_side_effects WHERE trace_id = 'adv-negatives'").fetchone()
+    (resource_id,) = con.execute(
+        "SELECT resource_id FROM marts.fct_side_effects WHERE trace_id = 'adv-negatives'"
+    ).fetchone()
     assert resource_id == f"res:{joined}"
 
 
 def test_every_line_is_accounted_for(corpus):
     con, _root, written = corpus
-    files = {Path(name).name: (status, read, blank, loaded, dup, quarantined) for name, status, read, blank, loaded, dup, quarantined
-             in con.execute("SELECT source_file, file_status, lines_read, blank_lines, events_loaded, duplicates_dropped, "
-                            "lines_quarantined FROM raw.ingest_files").fetchall()}
-    for name, (status, read, blank, loaded, dup, quarantined) in files.items():
+    files = {
+        Path(name).name: (status, read, blank, loaded, dup, quarantined)
+        for name, status, read, blank, loaded, dup, quarantined in con.execute(
+            "SELECT source_file, file_status, lines_read, blank_lines, events_loaded, duplicates_dropped, "
+            "lines_quarantined FROM raw.ingest_files"
+        ).fetchall()
+    }
+    for name, (_status, read, blank, loaded, dup, quarantined) in files.items():
         assert read == blank + loaded + dup + quarantined, name
     for name, lines in written.items():
         assert files[name][1] == lines, name
     assert files["utf8.jsonl"] == ("loaded", 2, 0, 1, 0, 1)
-    assert files["nul.jsonl"] == ("loaded", 4, 2, 1, 0, 1)           # a raw NUL is invalid JSON; \\u0000 loads
+    assert files["nul.jsonl"] == ("loaded", 4, 2, 1, 0, 1)  # a raw NUL is invalid JSON; \\u0000 loads
     assert files["crlf.jsonl"][3] == 3 and files["bom.jsonl"][3] == 1
     assert files["truncated.jsonl.gz"][0] == "quarantined"
-    reasons = dict(con.execute("SELECT source_file, string_agg(reason, ',' ORDER BY line_number) FROM raw.quarantine "
-                               "GROUP BY 1").fetchall())
+    reasons = dict(
+        con.execute(
+            "SELECT source_file, string_agg(reason, ',' ORDER BY line_number) FROM raw.quarantine GROUP BY 1"
+        ).fetchall()
+    )
     reasons = {Path(k).name: v for k, v in reasons.items()}
-    assert reasons == {"utf8.jsonl": "invalid_utf8", "nul.jsonl": "invalid_json", "truncated.jsonl.gz": "corrupt_gzip"}
+    assert reasons == {
+        "utf8.jsonl": "invalid_utf8",
+        "nul.jsonl": "invalid_json",
+        "truncated.jsonl.gz": "corrupt_gzip",
+    }
     loaded = con.execute("SELECT count(*) FROM raw.trace_events").fetchone()[0]
     assert loaded == sum(row[3] for row in files.values())

@@ -34,6 +34,7 @@ POOLS_CONFIG = {"concurrency": {"pools": {"default_limit": 1}}}
 
 # --- is that process still there? -----------------------------------------------------------------
 
+
 def _dead_process() -> ProcessIdentity:
     """The identity of a process that ran and has been reaped."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -92,11 +93,19 @@ def test_a_process_on_another_machine_is_left_alone():
 
 # --- recovering runs in the instance ------------------------------------------------------------------
 
-def _fake_run(instance, identity: ProcessIdentity | None, status=dg.DagsterRunStatus.STARTED,
-              slot: bool = True) -> str:
+
+def _fake_run(
+    instance, identity: ProcessIdentity | None, status=dg.DagsterRunStatus.STARTED, slot: bool = True
+) -> str:
     run_id = str(uuid.uuid4())
-    instance.add_run(dg.DagsterRun(job_name="nightly_trace_job", run_id=run_id, status=status,
-                                   tags=identity.tags() if identity else {}))
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="nightly_trace_job",
+            run_id=run_id,
+            status=status,
+            tags=identity.tags() if identity else {},
+        )
+    )
     if slot:
         storage = instance.event_log_storage
         if POOL not in storage.get_concurrency_keys():
@@ -115,7 +124,8 @@ def test_a_run_whose_process_is_gone_is_marked_failed_and_its_slot_freed():
         recoveries = stale_runs.recover_stale_runs(instance, recovered_by="test")
         assert [r.line() for r in recoveries] == [
             f"recovered run {dead} of nightly_trace_job: its process {recoveries[0].pid} is gone; "
-            "marked failed, freed its duckdb_writer slot"]
+            "marked failed, freed its duckdb_writer slot"
+        ]
         assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
         assert _claimed(instance) == []
         assert stale_runs.recover_stale_runs(instance, recovered_by="test") == []  # once
@@ -132,7 +142,8 @@ def test_live_and_foreign_runs_are_left_alone_and_leftover_slots_freed():
             recoveries = stale_runs.recover_stale_runs(instance, recovered_by="test")
             assert [r.line() for r in recoveries] == [
                 f"freed the duckdb_writer slot held by run {ended} of nightly_trace_job, which had already "
-                "ended (FAILURE)"]
+                "ended (FAILURE)"
+            ]
             assert {s.run_id for s in _claimed(instance)} == {live, foreign}
             assert instance.get_run_by_id(live).status == dg.DagsterRunStatus.STARTED
             assert instance.get_run_by_id(foreign).status == dg.DagsterRunStatus.STARTED
@@ -142,6 +153,7 @@ def test_live_and_foreign_runs_are_left_alone_and_leftover_slots_freed():
 
 
 # --- a run blocked on the pool slot ---------------------------------------------------------------
+
 
 @dg.op(pool=POOL)
 def writes_the_warehouse():
@@ -155,8 +167,9 @@ def pool_job():
 
 def _guarded_run(instance, timeout: float, lines: list[str]):
     run_id = str(uuid.uuid4())
-    with stale_runs.PoolWaitGuard(instance, run_id, lines.append, recovered_by="test", timeout=timeout,
-                                  poll_seconds=0.2) as guard:
+    with stale_runs.PoolWaitGuard(
+        instance, run_id, lines.append, recovered_by="test", timeout=timeout, poll_seconds=0.2
+    ) as guard:
         result = pool_job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
     return result, guard
 
@@ -167,7 +180,9 @@ def test_a_run_blocked_by_a_dead_holder_recovers_it_and_runs():
         lines: list[str] = []
         result, guard = _guarded_run(instance, timeout=60, lines=lines)
         assert result.success and guard.stopped is None
-        assert len(lines) == 1 and lines[0].startswith(f"recovered run {dead} of nightly_trace_job: its process")
+        assert len(lines) == 1 and lines[0].startswith(
+            f"recovered run {dead} of nightly_trace_job: its process"
+        )
         assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
         assert _claimed(instance) == []
 
@@ -229,16 +244,23 @@ def test_a_run_blocked_by_a_live_holder_answers_sigint_and_sigterm(tmp_path, sig
     try:
         with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
             _fake_run(instance, _identity_of(sleeper.pid))
-            child = subprocess.Popen([sys.executable, "-c", BLOCKED_CHILD, str(tmp_path), str(ROOT / "tests")],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+            child = subprocess.Popen(
+                [sys.executable, "-c", BLOCKED_CHILD, str(tmp_path), str(ROOT / "tests")],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                cwd=ROOT,
+            )
             line = ""
             while not line.startswith("RUN "):
                 line = child.stdout.readline()
                 assert line, "the child ended before its run started"
             run_id = line.split()[-1]
             deadline = time.monotonic() + 120
-            while not any(p.run_id == run_id for p in instance.event_log_storage.get_concurrency_info(POOL)
-                          .pending_steps):
+            while not any(
+                p.run_id == run_id
+                for p in instance.event_log_storage.get_concurrency_info(POOL).pending_steps
+            ):
                 assert time.monotonic() < deadline and child.poll() is None, "the child never blocked"
                 time.sleep(0.2)
             time.sleep(1)
@@ -247,8 +269,10 @@ def test_a_run_blocked_by_a_live_holder_answers_sigint_and_sigterm(tmp_path, sig
             assert "STOPPED interrupted (SIGINT/SIGTERM) while waiting" in out, out
             assert "SUCCESS False" in out
             assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
-            assert not any(p.run_id == run_id for p in instance.event_log_storage.get_concurrency_info(POOL)
-                           .pending_steps)
+            assert not any(
+                p.run_id == run_id
+                for p in instance.event_log_storage.get_concurrency_info(POOL).pending_steps
+            )
     finally:
         for process in (sleeper, child):
             if process is not None and process.poll() is None:
@@ -300,8 +324,15 @@ DAY = "2026-11-20"
 def _run_cli(env: dict, *args: str, timeout: float) -> tuple[int, str, float]:
     """(exit code, output, seconds); a run that hangs is killed and fails the test."""
     started = time.monotonic()
-    process = subprocess.Popen([CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               cwd=ROOT, start_new_session=True)
+    process = subprocess.Popen(
+        [CLI, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         out, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -317,16 +348,25 @@ def test_kill_9_of_a_run_then_the_next_run_recovers_by_itself(tmp_path):
     from reliability_support import content_hashes, differences
 
     landing = tmp_path / "landing"
-    subprocess.run([CLI, "generate", "--out", str(landing), "--days", "1", "--traces-per-day", "20",
-                    "--start", DAY], check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [CLI, "generate", "--out", str(landing), "--days", "1", "--traces-per-day", "20", "--start", DAY],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     home, warehouse = tmp_path / "home", tmp_path / "warehouse.duckdb"
-    env = {**os.environ, "DAGSTER_HOME": str(home), "TRACE_PLATFORM_LANDING": str(landing),
-           "TRACE_PLATFORM_WAREHOUSE": str(warehouse)}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "TRACE_PLATFORM_LANDING": str(landing),
+        "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
+    }
     run_args = ("run", "--start", DAY)
 
     # 1. A run, SIGKILLed while it holds the duckdb_writer slot.
-    first = subprocess.Popen([CLI, *run_args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             cwd=ROOT)
+    first = subprocess.Popen(
+        [CLI, *run_args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     try:
         deadline = time.monotonic() + 300
         while not (home / "dagster.yaml").exists():
@@ -353,8 +393,10 @@ def test_kill_9_of_a_run_then_the_next_run_recovers_by_itself(tmp_path):
     print(f"recovery run: {seconds:.1f}s")
     assert code == 0, out[-3000:]
     lines = [line for line in out.splitlines() if line.startswith("recovered run")]
-    assert lines == [f"recovered run {killed.run_id} of nightly_trace_job: its process {first.pid} is gone; "
-                     "marked failed, freed its duckdb_writer slot"], out[-3000:]
+    assert lines == [
+        f"recovered run {killed.run_id} of nightly_trace_job: its process {first.pid} is gone; "
+        "marked failed, freed its duckdb_writer slot"
+    ], out[-3000:]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = {run.run_id: run for run in instance.get_runs()}
         assert runs.pop(killed.run_id).status == dg.DagsterRunStatus.FAILURE
@@ -363,11 +405,16 @@ def test_kill_9_of_a_run_then_the_next_run_recovers_by_itself(tmp_path):
         assert info.claimed_slots == [] and info.pending_steps == []
 
     # 3. ... with the tables a clean run gives.
-    clean_env = {**env, "DAGSTER_HOME": str(tmp_path / "clean_home"),
-                 "TRACE_PLATFORM_WAREHOUSE": str(tmp_path / "clean" / "warehouse.duckdb")}
+    clean_env = {
+        **env,
+        "DAGSTER_HOME": str(tmp_path / "clean_home"),
+        "TRACE_PLATFORM_WAREHOUSE": str(tmp_path / "clean" / "warehouse.duckdb"),
+    }
     code, out, _ = _run_cli(clean_env, *run_args, timeout=900)
     assert code == 0, out[-3000:]
-    assert differences(content_hashes(warehouse), content_hashes(tmp_path / "clean" / "warehouse.duckdb")) == {}
+    assert (
+        differences(content_hashes(warehouse), content_hashes(tmp_path / "clean" / "warehouse.duckdb")) == {}
+    )
 
 
 @pytest.mark.integration
@@ -385,16 +432,28 @@ def test_the_cli_waits_for_a_live_holder_then_fails_with_one_line(tmp_path):
         with dg.DagsterInstance.from_config(str(home)) as instance:
             live = _fake_run(instance, _identity_of(sleeper.pid))
         env = {**os.environ, "DAGSTER_HOME": str(home), "TRACE_PLATFORM_LOCK_TIMEOUT": "3"}
-        code, out, seconds = _run_cli(env, "run", "--start", DAY, "--landing", str(tmp_path / "landing"),
-                                      "--warehouse", str(tmp_path / "w.duckdb"), timeout=300)
+        code, out, seconds = _run_cli(
+            env,
+            "run",
+            "--start",
+            DAY,
+            "--landing",
+            str(tmp_path / "landing"),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            timeout=300,
+        )
     finally:
         sleeper.kill()
         sleeper.wait()
     assert code == 1 and seconds < 120
     errors = [line for line in out.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1, out
-    assert re.fullmatch(rf"Error: pool duckdb_writer is busy: run {live} of nightly_trace_job \(STARTED, process "
-                        rf"{sleeper.pid}\) holds duckdb_writer; waited [345]s \(TRACE_PLATFORM_LOCK_TIMEOUT\)\. "
-                        "Let that run finish, or stop it, and run again", errors[0]), errors[0]
+    assert re.fullmatch(
+        rf"Error: pool duckdb_writer is busy: run {live} of nightly_trace_job \(STARTED, process "
+        rf"{sleeper.pid}\) holds duckdb_writer; waited [345]s \(TRACE_PLATFORM_LOCK_TIMEOUT\)\. "
+        "Let that run finish, or stop it, and run again",
+        errors[0],
+    ), errors[0]
     assert "running nightly_trace_job" not in out
     assert not (tmp_path / "w.duckdb").exists()

@@ -10,7 +10,9 @@ from trace_platform.defs.transform.assets import TENANT_KEYED_TABLES, full_refre
 def _tables(con, with_tenant: bool) -> None:
     for schema, table in TENANT_KEYED_TABLES:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        con.execute(f"CREATE TABLE {schema}.{table} (trace_id VARCHAR{', tenant_id VARCHAR' if with_tenant else ''})")
+        con.execute(
+            f"CREATE TABLE {schema}.{table} (trace_id VARCHAR{', tenant_id VARCHAR' if with_tenant else ''})"
+        )
 
 
 def test_an_empty_warehouse_needs_no_refresh():

@@ -15,18 +15,36 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from dbt_support import DBT, Trace, dbt_env, load_and_build, rows, write_day
+
 from trace_platform.defs.ingest.loader import ingest_partition
 from trace_platform.defs.transform.project import DBT_PROJECT_DIR, ensure_manifest
 
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
-CALL_MODELS = {"int_tool_call_chains", "int_confirmations", "int_tool_call_lifecycle", "fct_tool_calls",
-               "fct_permission_checks", "fct_confirmations", "fct_side_effects", "fct_model_calls"}
-MODELED = ["marts.fct_tool_calls", "marts.fct_permission_checks", "marts.fct_confirmations",
-           "marts.fct_side_effects", "marts.fct_model_calls", "marts.fct_outcomes", "marts.dim_tools",
-           "marts.dim_models", "audit.audit_violations", "audit.audit_rule_summary", "eval.eval_trace_labels",
-           "intermediate.int_trace_facts"]
+CALL_MODELS = {
+    "int_tool_call_chains",
+    "int_confirmations",
+    "int_tool_call_lifecycle",
+    "fct_tool_calls",
+    "fct_permission_checks",
+    "fct_confirmations",
+    "fct_side_effects",
+    "fct_model_calls",
+}
+MODELED = [
+    "marts.fct_tool_calls",
+    "marts.fct_permission_checks",
+    "marts.fct_confirmations",
+    "marts.fct_side_effects",
+    "marts.fct_model_calls",
+    "marts.fct_outcomes",
+    "marts.dim_tools",
+    "marts.dim_models",
+    "audit.audit_violations",
+    "audit.audit_rule_summary",
+    "eval.eval_trace_labels",
+    "intermediate.int_trace_facts",
+]
 
 
 def _call_event_types() -> set[str]:
@@ -81,13 +99,13 @@ def _day1_trace(trace_id: str) -> Trace:
 
 
 def _landing(root: Path) -> Path:
-    rated = _day1_trace("rated-late")           # its rating arrives with day 2
+    rated = _day1_trace("rated-late")  # its rating arrives with day 2
     rating = rated.add("feedback", {"rating": -1})
-    retried = _day1_trace("retried-late")       # one more call, logged with day 2
+    retried = _day1_trace("retried-late")  # one more call, logged with day 2
     cut = len(retried.events)
     retried.call("retried-late.c2", "lookup_order", access="read_only")
     retried.result("retried-late.c2", "error", "not_applicable")
-    steady = _day1_trace("steady")              # nothing more
+    steady = _day1_trace("steady")  # nothing more
     fresh = Trace("day2", day=DAY2)
     fresh.request()
     fresh.final()
@@ -116,10 +134,28 @@ def _digest(warehouse: Path) -> dict[str, list]:
 def _build_with_debug_log(warehouse: Path, day: str) -> str:
     """A nightly `dbt build` of `day` (as load_and_build runs it) that keeps dbt's debug log."""
     logs = warehouse.parent / "dbt_logs"
-    subprocess.run([DBT, "--log-level-file", "debug", "build", "--project-dir", str(DBT_PROJECT_DIR),
-                    "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(warehouse.parent / "dbt_target"),
-                    "--log-path", str(logs), "--vars", json.dumps({"delivery_date": day})],
-                   env=dbt_env(warehouse), capture_output=True, text=True, check=True)
+    subprocess.run(
+        [
+            DBT,
+            "--log-level-file",
+            "debug",
+            "build",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(warehouse.parent / "dbt_target"),
+            "--log-path",
+            str(logs),
+            "--vars",
+            json.dumps({"delivery_date": day}),
+        ],
+        env=dbt_env(warehouse),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return (logs / "dbt.log").read_text()
 
 
@@ -129,17 +165,31 @@ def test_a_late_rating_rebuilds_the_outcome_but_not_the_calls(tmp_path):
     warehouse.parent.mkdir()
     load_and_build(warehouse, landing, [DAY1])
     built = "select trace_id, max(model_build_seq) from {} group by 1 order by 1"
-    day1_seqs = {table: rows(warehouse, built.format(table)) for table in
-                 ("intermediate.int_tool_call_lifecycle", "intermediate.int_tool_call_chains",
-                  "intermediate.int_trace_facts")}
-    assert rows(warehouse, "select feedback_rating from marts.fct_outcomes where trace_id = 'rated-late'") == [(None,)]
+    day1_seqs = {
+        table: rows(warehouse, built.format(table))
+        for table in (
+            "intermediate.int_tool_call_lifecycle",
+            "intermediate.int_tool_call_chains",
+            "intermediate.int_trace_facts",
+        )
+    }
+    assert rows(
+        warehouse, "select feedback_rating from marts.fct_outcomes where trace_id = 'rated-late'"
+    ) == [(None,)]
 
     _ingest(warehouse, landing, DAY2)
     log = _build_with_debug_log(warehouse, DAY2)
     # the lookups about the pending traces run once per build (macros/invocation_cache.sql), not
     # once per trace-scoped node: the change-log position once, each kind of day list per scope
     assert len(re.findall(r"(?<!\()select coalesce\(max\(changes_logged_through\), 0\) from", log)) == 1
-    assert len(re.findall(r"select distinct unnest\(generate_series\(first_delivery_date, last_delivery_date", log)) == 2
+    assert (
+        len(
+            re.findall(
+                r"select distinct unnest\(generate_series\(first_delivery_date, last_delivery_date", log
+            )
+        )
+        == 2
+    )
     assert len(re.findall(r"exists\(select 1 from pending", log)) == 2
     changes = dict(rows(warehouse, "select trace_id, call_event_count from intermediate.int_trace_changes"))
     assert changes["rated-late"] == changes["steady"] > 0  # the rating is not a call event
@@ -154,13 +204,22 @@ def test_a_late_rating_rebuilds_the_outcome_but_not_the_calls(tmp_path):
         else:
             assert after["rated-late"] == before["rated-late"], table
     # ...while its outcome, facts and audit dating follow the rating
-    assert rows(warehouse, "select feedback_rating, tool_call_count, breach_count from marts.fct_outcomes "
-                           "where trace_id = 'rated-late'") == [(-1, 1, 0)]
-    assert rows(warehouse, "select last_delivery_date::varchar, feedback_count from intermediate.int_trace_facts "
-                           "where trace_id = 'rated-late'") == [(DAY2, 1)]
-    assert rows(warehouse, "select tool_call_count from marts.fct_outcomes where trace_id = 'retried-late'") == [(2,)]
-    assert rows(warehouse, "select count(*) from intermediate.int_trace_changes "
-                           "where is_pending or calls_pending") == [(0,)]
+    assert rows(
+        warehouse,
+        "select feedback_rating, tool_call_count, breach_count from marts.fct_outcomes "
+        "where trace_id = 'rated-late'",
+    ) == [(-1, 1, 0)]
+    assert rows(
+        warehouse,
+        "select last_delivery_date::varchar, feedback_count from intermediate.int_trace_facts "
+        "where trace_id = 'rated-late'",
+    ) == [(DAY2, 1)]
+    assert rows(
+        warehouse, "select tool_call_count from marts.fct_outcomes where trace_id = 'retried-late'"
+    ) == [(2,)]
+    assert rows(
+        warehouse, "select count(*) from intermediate.int_trace_changes where is_pending or calls_pending"
+    ) == [(0,)]
 
     reverse = tmp_path / "reverse" / "warehouse.duckdb"
     reverse.parent.mkdir()
@@ -169,9 +228,22 @@ def test_a_late_rating_rebuilds_the_outcome_but_not_the_calls(tmp_path):
     fresh.parent.mkdir()
     for day in (DAY1, DAY2):
         _ingest(fresh, landing, day)
-    subprocess.run([DBT, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-                    "--target-path", str(fresh.parent / "dbt_target")],
-                   env=dbt_env(fresh), capture_output=True, text=True, check=True)
+    subprocess.run(
+        [
+            DBT,
+            "build",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(fresh.parent / "dbt_target"),
+        ],
+        env=dbt_env(fresh),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     expected = _digest(fresh)
     assert _digest(warehouse) == expected
     assert _digest(reverse) == expected

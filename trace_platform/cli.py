@@ -39,25 +39,49 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Landing folder to write <YYYY-MM-DD>/ delivery folders into.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Landing folder to write <YYYY-MM-DD>/ delivery folders into.",
+)
 @click.option("--days", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--traces-per-day", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--start", "start", help="First delivery day (YYYY-MM-DD); default: --days before today (UTC).")
 @click.option("--gzip", "gzip_output", is_flag=True, help="Write .jsonl.gz files.")
-@click.option("--dirty", is_flag=True, help="Add malformed and blank lines, duplicates and conflicting re-deliveries.")
-def generate(out_dir: Path, days: int, traces_per_day: int, seed: int, start: str | None,
-             gzip_output: bool, dirty: bool) -> None:
+@click.option(
+    "--dirty", is_flag=True, help="Add malformed and blank lines, duplicates and conflicting re-deliveries."
+)
+def generate(
+    out_dir: Path,
+    days: int,
+    traces_per_day: int,
+    seed: int,
+    start: str | None,
+    gzip_output: bool,
+    dirty: bool,
+) -> None:
     """Write realistic sample trace logs in the v1 format (deterministic for a seed)."""
     from trace_platform.lib.generator import generate as run_generator
 
     start_day = _parse_day(start, "--start")
-    manifest = run_generator(out_dir, days=days, traces_per_day=traces_per_day, seed=seed, start=start_day,
-                             gzip_output=gzip_output, dirty=dirty, progress=sys.stderr.isatty())
+    manifest = run_generator(
+        out_dir,
+        days=days,
+        traces_per_day=traces_per_day,
+        seed=seed,
+        start=start_day,
+        gzip_output=gzip_output,
+        dirty=dirty,
+        progress=sys.stderr.isatty(),
+    )
     totals = manifest.get("totals", {})
-    click.echo(f"wrote {days} day(s) to {out_dir}: " + ", ".join(f"{k} {v:,}" for k, v in totals.items()
-                                                                   if isinstance(v, int)))
+    click.echo(
+        f"wrote {days} day(s) to {out_dir}: "
+        + ", ".join(f"{k} {v:,}" for k, v in totals.items() if isinstance(v, int))
+    )
 
 
 def _day_range(start: dt.date, end: dt.date) -> list[str]:
@@ -78,7 +102,8 @@ def _check_summary(results: list) -> dict:
             error = ev.severity == AssetCheckSeverity.ERROR
             summary["failed_error" if error else "failed_warn"] += 1
             summary["failures"].append(
-                f"[{partition}] {ev.asset_key.to_user_string()}:{ev.check_name} ({'ERROR' if error else 'WARN'})")
+                f"[{partition}] {ev.asset_key.to_user_string()}:{ev.check_name} ({'ERROR' if error else 'WARN'})"
+            )
     return summary
 
 
@@ -101,8 +126,12 @@ def _run_failure_message(result) -> str:
 @cli.command()
 @click.option("--start", "start", required=True, help="First delivery day, YYYY-MM-DD.")
 @click.option("--end", "end", help="Last delivery day, inclusive (default: --start).")
-@click.option("--landing", type=click.Path(path_type=Path), help="Landing folder [env TRACE_PLATFORM_LANDING].")
-@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file [env TRACE_PLATFORM_WAREHOUSE].")
+@click.option(
+    "--landing", type=click.Path(path_type=Path), help="Landing folder [env TRACE_PLATFORM_LANDING]."
+)
+@click.option(
+    "--warehouse", type=click.Path(path_type=Path), help="DuckDB file [env TRACE_PLATFORM_WAREHOUSE]."
+)
 def run(start: str, end: str | None, landing: Path | None, warehouse: Path | None) -> None:
     """Materialise the nightly job through Dagster for each delivery day in a range."""
     first = _parse_day(start, "--start")
@@ -134,11 +163,17 @@ def run(start: str, end: str | None, landing: Path | None, warehouse: Path | Non
     valid = set(delivery_day_partitions.get_partition_keys())
     outside = [d for d in days if d not in valid]
     if outside:
-        _fail(f"{', '.join(outside)} outside the partition range "
-              f"({delivery_day_partitions.start:%Y-%m-%d} to today); set TRACE_PLATFORM_PARTITIONS_START")
+        _fail(
+            f"{', '.join(outside)} outside the partition range "
+            f"({delivery_day_partitions.start:%Y-%m-%d} to today); set TRACE_PLATFORM_PARTITIONS_START"
+        )
     job = defs.get_job_def("nightly_trace_job")
     instance = dg.DagsterInstance.get()
-    quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("TRACE_PLATFORM_LOG_LEVEL", "WARNING")}}}}
+    quiet = {
+        "loggers": {
+            "console": {"config": {"log_level": os.environ.get("TRACE_PLATFORM_LOG_LEVEL", "WARNING")}}
+        }
+    }
     check_results = []
     # A run whose process died keeps its pool slot for ever, and Dagster's in-process executor would
     # wait for it in a busy loop deaf to Ctrl-C: recover dead runs, wait for live ones (bounded,
@@ -156,12 +191,18 @@ def run(start: str, end: str | None, landing: Path | None, warehouse: Path | Non
         # dbt's own log lines go to the run's logs (visible in the UI), not to this terminal.
         captured = io.StringIO()
         run_id = str(uuid.uuid4())
-        with contextlib.redirect_stdout(captured), stale_runs.PoolWaitGuard(
-                instance, run_id, say, recovered_by="trace-platform run") as guard:
-            result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False,
-                                            run_config=quiet, run_id=run_id,
-                                            tags={"trace_platform/launched_by": "cli",
-                                                  **stale_runs.current_process().tags()})
+        with (
+            contextlib.redirect_stdout(captured),
+            stale_runs.PoolWaitGuard(instance, run_id, say, recovered_by="trace-platform run") as guard,
+        ):
+            result = job.execute_in_process(
+                partition_key=day,
+                instance=instance,
+                raise_on_error=False,
+                run_config=quiet,
+                run_id=run_id,
+                tags={"trace_platform/launched_by": "cli", **stale_runs.current_process().tags()},
+            )
         check_results.append((day, result.get_asset_check_evaluations()))
         if guard.stopped:
             _fail(f"run {result.run_id} for {day} {guard.stopped}; marked failed")
@@ -187,13 +228,14 @@ def _reader_line(warehouse_path: Path) -> str:
 
 
 def _summary_text(warehouse_path: Path, days: list[str], checks: dict) -> str:
-    import duckdb
 
     from trace_platform.lib.summary import format_summary, warehouse_summary
 
     con = _connect_read_only(warehouse_path)
     try:
-        return f"summary for {days[0]} .. {days[-1]}:\n" + format_summary(warehouse_summary(con, days), checks)
+        return f"summary for {days[0]} .. {days[-1]}:\n" + format_summary(
+            warehouse_summary(con, days), checks
+        )
     finally:
         con.close()
 
@@ -251,11 +293,15 @@ def _connect_for_query(warehouse: Path | None, reader: Path | None, live: bool):
         except duckdb.Error as exc:
             _fail(f"cannot open reader snapshot {paths.reader}: {str(exc).splitlines()[0]}")
     if reader is not None or os.environ.get("TRACE_PLATFORM_READER"):
-        _fail(f"reader snapshot {paths.reader} does not exist; a successful `trace-platform run` publishes it")
+        _fail(
+            f"reader snapshot {paths.reader} does not exist; a successful `trace-platform run` publishes it"
+        )
     if not warehouse_path.exists():
         _fail(f"warehouse {warehouse_path} does not exist; run `trace-platform run` first")
-    _fail(f"no reader snapshot published for {warehouse_path} yet: run the nightly job (`trace-platform run`) "
-          "to publish one, or use --live to query the warehouse itself")
+    _fail(
+        f"no reader snapshot published for {warehouse_path} yet: run the nightly job (`trace-platform run`) "
+        "to publish one, or use --live to query the warehouse itself"
+    )
 
 
 _NOT_IN_READER = ("raw.", "staging.", "intermediate.")
@@ -263,12 +309,22 @@ _NOT_IN_READER = ("raw.", "staging.", "intermediate.")
 
 @cli.command()
 @click.argument("sql")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file [env TRACE_PLATFORM_WAREHOUSE].")
-@click.option("--reader", type=click.Path(path_type=Path),
-              help="Reader snapshot [env TRACE_PLATFORM_READER; default <warehouse>.reader.duckdb beside it].")
-@click.option("--live", is_flag=True,
-              help="Query the warehouse file itself (raw, staging, intermediate too); fails while a run writes.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--warehouse", type=click.Path(path_type=Path), help="DuckDB file [env TRACE_PLATFORM_WAREHOUSE]."
+)
+@click.option(
+    "--reader",
+    type=click.Path(path_type=Path),
+    help="Reader snapshot [env TRACE_PLATFORM_READER; default <warehouse>.reader.duckdb beside it].",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Query the warehouse file itself (raw, staging, intermediate too); fails while a run writes.",
+)
 def query(sql: str, fmt: str, warehouse: Path | None, reader: Path | None, live: bool) -> None:
     """Run a read-only SQL query against the published reader snapshot (marts, audit, eval).
 
@@ -304,8 +360,11 @@ def query(sql: str, fmt: str, warehouse: Path | None, reader: Path | None, live:
             click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2))
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
-        if source == "reader" and isinstance(exc, duckdb.CatalogException) and any(
-                prefix in sql.lower() for prefix in _NOT_IN_READER):
+        if (
+            source == "reader"
+            and isinstance(exc, duckdb.CatalogException)
+            and any(prefix in sql.lower() for prefix in _NOT_IN_READER)
+        ):
             message += " (the reader snapshot holds marts, audit and eval; use --live for raw, staging, intermediate)"
         _fail(message)
     finally:
@@ -314,9 +373,16 @@ def query(sql: str, fmt: str, warehouse: Path | None, reader: Path | None, live:
 
 @cli.command()
 @click.option("--tenant", required=True, help="Tenant id whose rows to export (only that tenant's).")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder for <schema>.<table>.parquet and manifest.json (empty or new).")
-@click.option("--warehouse", type=click.Path(path_type=Path), help="DuckDB file [env TRACE_PLATFORM_WAREHOUSE].")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for <schema>.<table>.parquet and manifest.json (empty or new).",
+)
+@click.option(
+    "--warehouse", type=click.Path(path_type=Path), help="DuckDB file [env TRACE_PLATFORM_WAREHOUSE]."
+)
 @click.option("--overwrite", is_flag=True, help="Replace a previous export in --out.")
 def export(tenant: str, out_dir: Path, warehouse: Path | None, overwrite: bool) -> None:
     """Export one tenant's redacted marts, audit and eval tables as Parquet (docs/security.md)."""

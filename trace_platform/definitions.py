@@ -36,9 +36,20 @@ from trace_platform.defs.transform.schedules import nightly_trace_schedule  # no
 def build_definitions() -> dg.Definitions:
     """The code location; resources point at the warehouse configured in the environment *now*."""
     return dg.Definitions(
-        assets=[raw_trace_events, trace_warehouse_models, check_results, *publish_assets, raw_payload_retention],
-        asset_checks=[raw_zone_checks, audit_rule_checks, gx_staging_checks, gx_marts_checks,
-                      marts_freshness_checks],
+        assets=[
+            raw_trace_events,
+            trace_warehouse_models,
+            check_results,
+            *publish_assets,
+            raw_payload_retention,
+        ],
+        asset_checks=[
+            raw_zone_checks,
+            audit_rule_checks,
+            gx_staging_checks,
+            gx_marts_checks,
+            marts_freshness_checks,
+        ],
         jobs=[nightly_trace_job, freshness_check_job, warehouse_compaction_job],
         schedules=[nightly_trace_schedule, freshness_check_schedule, warehouse_compaction_schedule],
         sensors=[landing_sensor, run_failure_alert_sensor, check_failure_alert_sensor, stale_run_sensor],

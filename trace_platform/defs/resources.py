@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-
 from contextlib import contextmanager
+from pathlib import Path
 
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
+from trace_platform.defs.transform.project import dbt_project
 from trace_platform.lib import settings
 from trace_platform.lib.warehouse_lock import connect_with_retry
-from trace_platform.defs.transform.project import dbt_project
 
 
 class WarehouseResource(DuckDBResource):
@@ -30,7 +29,8 @@ class WarehouseResource(DuckDBResource):
 
         path = settings.warehouse_path(self.database)
         con = connect_with_retry(
-            lambda: duckdb.connect(self.database, read_only=False, config=dict(self.connection_config)), path)
+            lambda: duckdb.connect(self.database, read_only=False, config=dict(self.connection_config)), path
+        )
         try:
             yield con
         finally:

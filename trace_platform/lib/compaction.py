@@ -48,7 +48,8 @@ def _blocks(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int]:
     """(block_size, used_blocks, free_blocks) of the connection's database file."""
     size, used, free = con.execute(
         "SELECT block_size, used_blocks, free_blocks FROM pragma_database_size() "
-        "WHERE database_name = current_database()").fetchone()
+        "WHERE database_name = current_database()"
+    ).fetchone()
     return int(size), int(used), int(free)
 
 
@@ -58,14 +59,24 @@ def compact(con: duckdb.DuckDBPyConnection) -> CompactionReport:
         raise ValueError("compaction needs a connection with DuckDB's vacuum on (max_vacuum_tasks > 0)")
     con.execute(LOG_DDL)
     block_size, used_before, _ = _blocks(con)
-    con.execute("INSERT INTO raw.warehouse_compactions (started_at, block_size, used_blocks_before) "
-                "VALUES (now(), ?, ?)", [block_size, used_before])
+    con.execute(
+        "INSERT INTO raw.warehouse_compactions (started_at, block_size, used_blocks_before) "
+        "VALUES (now(), ?, ?)",
+        [block_size, used_before],
+    )
     started = time.perf_counter()
     con.execute("CHECKPOINT")
     seconds = time.perf_counter() - started
     _, used_after, free_after = _blocks(con)
-    con.execute("UPDATE raw.warehouse_compactions SET seconds = ?, used_blocks_after = ?, free_blocks_after = ? "
-                "WHERE started_at = (SELECT max(started_at) FROM raw.warehouse_compactions)",
-                [seconds, used_after, free_after])
-    return CompactionReport(seconds=round(seconds, 3), block_size=block_size, used_blocks_before=used_before,
-                            used_blocks_after=used_after, free_blocks_after=free_after)
+    con.execute(
+        "UPDATE raw.warehouse_compactions SET seconds = ?, used_blocks_after = ?, free_blocks_after = ? "
+        "WHERE started_at = (SELECT max(started_at) FROM raw.warehouse_compactions)",
+        [seconds, used_after, free_after],
+    )
+    return CompactionReport(
+        seconds=round(seconds, 3),
+        block_size=block_size,
+        used_blocks_before=used_before,
+        used_blocks_after=used_after,
+        free_blocks_after=free_after,
+    )

@@ -11,14 +11,21 @@ from the redaction rules file, that DuckDB runs vectorised like any other expres
 from __future__ import annotations
 
 import duckdb
+
 from trace_platform.lib import redaction
 from trace_platform.lib.json_canonical import canonical_json
 
 
 def register(con: duckdb.DuckDBPyConnection) -> None:
     try:
-        con.create_function("canonical_json", canonical_json, ["VARCHAR"], "VARCHAR",
-                            null_handling="special", side_effects=False)
+        con.create_function(
+            "canonical_json",
+            canonical_json,
+            ["VARCHAR"],
+            "VARCHAR",
+            null_handling="special",
+            side_effects=False,
+        )
     except duckdb.CatalogException:
         pass  # already registered on this connection
     register_redaction(con)

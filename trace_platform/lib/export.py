@@ -48,15 +48,17 @@ class ExportError(ValueError):
 class ExportReport:
     tenant: str
     out_dir: Path
-    tables: dict[str, int] = field(default_factory=dict)      # "schema.table" -> rows written
-    skipped: dict[str, str] = field(default_factory=dict)     # "schema.table" -> why
+    tables: dict[str, int] = field(default_factory=dict)  # "schema.table" -> rows written
+    skipped: dict[str, str] = field(default_factory=dict)  # "schema.table" -> why
 
 
 def validate_tenant(tenant: object) -> str:
     if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant) or ".." in tenant:
         shown = repr(tenant)[:80]
-        raise ExportError(f"invalid tenant id {shown}: expected 1-128 ASCII letters, digits, '.', '_' or '-', "
-                          "starting with a letter or digit")
+        raise ExportError(
+            f"invalid tenant id {shown}: expected 1-128 ASCII letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
     return tenant
 
 
@@ -86,9 +88,11 @@ def _select_list(columns: list[tuple[str, str]]) -> str:
 def _relations(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[tuple[str, str]]]:
     found: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for schema, table, column, data_type in con.execute(
-            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_catalog = current_database() AND table_schema IN (SELECT unnest($schemas)) "
-            "ORDER BY table_schema, table_name, ordinal_position", {"schemas": list(SCHEMAS)}).fetchall():
+        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema IN (SELECT unnest($schemas)) "
+        "ORDER BY table_schema, table_name, ordinal_position",
+        {"schemas": list(SCHEMAS)},
+    ).fetchall():
         found.setdefault((schema, table), []).append((column, data_type))
     return found
 
@@ -100,21 +104,25 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> Path:
     if out_dir.is_dir():
         entries = list(out_dir.iterdir())
         if entries and not (overwrite and (out_dir / MANIFEST).is_file()):
-            raise ExportError(f"--out {out_dir} is not empty; use an empty folder "
-                              "(or --overwrite to replace a previous export there)")
+            raise ExportError(
+                f"--out {out_dir} is not empty; use an empty folder "
+                "(or --overwrite to replace a previous export there)"
+            )
     out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
 
 
-def export_tenant(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path, *,
-                  overwrite: bool = False) -> ExportReport:
+def export_tenant(
+    con: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path, *, overwrite: bool = False
+) -> ExportReport:
     """Writes <out_dir>/<schema>.<table>.parquet for every tenant-attributable analyst table."""
     tenant = validate_tenant(tenant)
     relations = _relations(con)
     if ("marts", "fct_outcomes") not in relations:
         raise ExportError("the warehouse has no marts.fct_outcomes: run the nightly job first")
-    known = con.execute("SELECT count(*) FROM marts.fct_outcomes WHERE tenant_id = $tenant",
-                        {"tenant": tenant}).fetchone()[0]
+    known = con.execute(
+        "SELECT count(*) FROM marts.fct_outcomes WHERE tenant_id = $tenant", {"tenant": tenant}
+    ).fetchone()[0]
     if known == 0:
         raise ExportError(f"no data for tenant {tenant!r} in marts.fct_outcomes")
     register_redaction(con)
@@ -131,7 +139,9 @@ def export_tenant(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path, *,
             if "tenant_id" in names:
                 where, params = "WHERE tenant_id = $tenant", {"tenant": tenant}
             elif "trace_id" in names:
-                where = "WHERE trace_id IN (SELECT trace_id FROM marts.fct_outcomes WHERE tenant_id = $tenant)"
+                where = (
+                    "WHERE trace_id IN (SELECT trace_id FROM marts.fct_outcomes WHERE tenant_id = $tenant)"
+                )
                 params = {"tenant": tenant}
             elif (schema, table) in REFERENCE_TABLES:
                 where, params = "", {}
@@ -142,11 +152,16 @@ def export_tenant(con: duckdb.DuckDBPyConnection, tenant: str, out_dir: Path, *,
             target = staging / f"{schema}.{table}.parquet"
             con.sql(query, params=params).write_parquet(str(target), compression="zstd")
             report.tables[name] = con.execute(
-                "SELECT count(*) FROM read_parquet($path)", {"path": str(target)}).fetchone()[0]
-        manifest = {"tenant_id": tenant, "schemas": list(SCHEMAS), "tables": report.tables,
-                    "skipped": report.skipped,
-                    "redaction": "every VARCHAR column through redact_text, JSON through redact_json "
-                                 "(docs/security.md)"}
+                "SELECT count(*) FROM read_parquet($path)", {"path": str(target)}
+            ).fetchone()[0]
+        manifest = {
+            "tenant_id": tenant,
+            "schemas": list(SCHEMAS),
+            "tables": report.tables,
+            "skipped": report.skipped,
+            "redaction": "every VARCHAR column through redact_text, JSON through redact_json "
+            "(docs/security.md)",
+        }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if overwrite:
             for old in out_dir.iterdir():

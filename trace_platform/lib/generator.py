@@ -88,20 +88,35 @@ try:  # orjson is several times faster; the fallback writes the same JSON values
     def _loads(line: bytes):
         return orjson.loads(line)
 except ImportError:  # pragma: no cover - orjson ships with the project's environment
+
     def _dumps(obj) -> bytes:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
     def _loads(line: bytes):
         return json.loads(line)
 
+
 __all__ = ["generate", "MANIFEST_NAME", "SHARDS", "RULE_VARIANTS", "RULE_RATES", "EVENT_TYPES"]
 
 MANIFEST_NAME = "generator-manifest.json"
 GENERATOR_VERSION = 1
 SHARDS = ("collector-a", "collector-b", "collector-c", "collector-d")
-EVENT_TYPES = ("user_request", "plan", "model_call", "tool_selection", "tool_call", "tool_result",
-               "policy_check", "confirmation_request", "confirmation_response", "side_effect", "rollback",
-               "error", "final_result", "feedback")
+EVENT_TYPES = (
+    "user_request",
+    "plan",
+    "model_call",
+    "tool_selection",
+    "tool_call",
+    "tool_result",
+    "policy_check",
+    "confirmation_request",
+    "confirmation_response",
+    "side_effect",
+    "rollback",
+    "error",
+    "final_result",
+    "feedback",
+)
 AUDIT_RULES = ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10")
 
 # Breach injections per rule, and the share of a day's traces that carries each rule's breach.
@@ -116,14 +131,32 @@ RULE_VARIANTS: dict[str, tuple[str, ...]] = {
     "R8": ("missing_model_version", "empty_model"),
     "R10": ("arguments_differ",),
 }
-RULE_RATES = {"R1": 0.008, "R2": 0.012, "R3": 0.010, "R4": 0.015, "R5": 0.006, "R6": 0.007,
-              "R7": 0.005, "R8": 0.010, "R10": 0.008}
+RULE_RATES = {
+    "R1": 0.008,
+    "R2": 0.012,
+    "R3": 0.010,
+    "R4": 0.015,
+    "R5": 0.006,
+    "R6": 0.007,
+    "R7": 0.005,
+    "R8": 0.010,
+    "R10": 0.008,
+}
 # Which access class of tool an injection needs (None: applied to the whole trace).
 _INJECTION_ACCESS = {
-    "no_policy_check": "sc", "check_after_execution": "sc", "no_confirmation": "sc", "rejected_but_ran": "sc",
-    "policy_requires_confirmation": "sc", "approved_after_execution": "sc", "missing_result": "ro",
-    "two_results": "ro", "suggest_with_result": "sc", "denied_but_ok_result": "ro",
-    "denied_but_side_effect": "sc", "read_only_side_effect": "ro", "suggest_side_effect": "sc",
+    "no_policy_check": "sc",
+    "check_after_execution": "sc",
+    "no_confirmation": "sc",
+    "rejected_but_ran": "sc",
+    "policy_requires_confirmation": "sc",
+    "approved_after_execution": "sc",
+    "missing_result": "ro",
+    "two_results": "ro",
+    "suggest_with_result": "sc",
+    "denied_but_ok_result": "ro",
+    "denied_but_side_effect": "sc",
+    "read_only_side_effect": "ro",
+    "suggest_side_effect": "sc",
     "arguments_differ": "sc",
 }
 LATE_TAIL_RATE = 0.01
@@ -147,17 +180,52 @@ _TOOLS: dict[str, tuple] = {
     "search_kb": ("5.0.2", RO, False, "kb:read", "kb-access@1", "article", None, None),
     "lookup_customer": ("3.1.0", RO, False, "customers:read", "pii-access@2", "customer", None, None),
     "refund_order": ("2.0.3", SC, True, "payments:refund", "refunds@3", "refund", "create", True),
-    "update_address": ("1.4.0", SC, False, "customers:write", "customer-data@5", "customer_address", "update", True),
-    "cancel_subscription": ("1.1.2", SC, True, "subscriptions:write", "subscriptions@2", "subscription", "update",
-                            True),
-    "remove_payment_method": ("1.0.0", SC, True, "payments:write", "refunds@3", "payment_method", "delete", False),
+    "update_address": (
+        "1.4.0",
+        SC,
+        False,
+        "customers:write",
+        "customer-data@5",
+        "customer_address",
+        "update",
+        True,
+    ),
+    "cancel_subscription": (
+        "1.1.2",
+        SC,
+        True,
+        "subscriptions:write",
+        "subscriptions@2",
+        "subscription",
+        "update",
+        True,
+    ),
+    "remove_payment_method": (
+        "1.0.0",
+        SC,
+        True,
+        "payments:write",
+        "refunds@3",
+        "payment_method",
+        "delete",
+        False,
+    ),
     "send_email": ("4.2.0", SC, False, "email:send", "outbound-comms@6", "email", "send", False),
     "create_ticket": ("2.2.1", SC, False, "tickets:write", "helpdesk@1", "ticket", "create", True),
     "get_service_status": ("1.0.7", RO, False, "services:read", "observability@2", "service", None, None),
     "query_logs": ("3.3.0", RO, False, "logs:read", "observability@2", "log_query", None, None),
     "get_metrics": ("3.3.0", RO, False, "metrics:read", "observability@2", "metric", None, None),
     "restart_service": ("2.1.0", SC, True, "services:restart", "prod-change@7", "service", "execute", False),
-    "scale_deployment": ("2.1.0", SC, False, "deployments:scale", "prod-change@7", "deployment", "update", True),
+    "scale_deployment": (
+        "2.1.0",
+        SC,
+        False,
+        "deployments:scale",
+        "prod-change@7",
+        "deployment",
+        "update",
+        True,
+    ),
     "rotate_api_key": ("1.0.1", SC, True, "secrets:rotate", "secrets@3", "api_key", "execute", False),
     "page_oncall": ("1.5.0", SC, False, "pager:send", "incident@2", "page", "send", False),
     "search_crm": ("6.0.0", RO, False, "crm:read", "crm-access@3", "account", None, None),
@@ -165,24 +233,45 @@ _TOOLS: dict[str, tuple] = {
     "generate_quote": ("2.0.0", RO, False, "pricing:read", "pricing@1", "quote", None, None),
     "send_quote": ("2.0.0", SC, True, "email:send", "outbound-comms@6", "email", "send", False),
     "check_calendar": ("1.3.0", RO, False, "calendar:read", "calendar@1", "calendar", None, None),
-    "schedule_meeting": ("1.3.0", SC, False, "calendar:write", "calendar@1", "calendar_event", "create", True),
+    "schedule_meeting": (
+        "1.3.0",
+        SC,
+        False,
+        "calendar:write",
+        "calendar@1",
+        "calendar_event",
+        "create",
+        True,
+    ),
     "web_search": ("0.9.0", RO, False, "web:read", "egress@1", "web_page", None, None),
 }
 # Tools whose read always passes a policy check (personal data).
 _CHECKED_READS = {"lookup_customer", "search_crm"}
 
 _TOOL_STEP = {
-    "lookup_order": "Look up the order", "track_shipment": "Get the carrier's tracking status",
-    "search_kb": "Search the help centre", "lookup_customer": "Load the customer record",
-    "refund_order": "Issue the refund", "update_address": "Update the shipping address",
-    "cancel_subscription": "Cancel the subscription", "remove_payment_method": "Remove the stored card",
-    "send_email": "Email the customer a confirmation", "create_ticket": "Open a support ticket",
-    "get_service_status": "Check the service's health", "query_logs": "Search recent error logs",
-    "get_metrics": "Read the service metrics", "restart_service": "Restart the service (rolling)",
-    "scale_deployment": "Scale the deployment", "rotate_api_key": "Rotate the API key",
-    "page_oncall": "Page the on-call engineer", "search_crm": "Find the account in the CRM",
-    "create_lead": "Create the lead", "generate_quote": "Price the quote", "send_quote": "Send the quote",
-    "check_calendar": "Find a free slot", "schedule_meeting": "Book the meeting",
+    "lookup_order": "Look up the order",
+    "track_shipment": "Get the carrier's tracking status",
+    "search_kb": "Search the help centre",
+    "lookup_customer": "Load the customer record",
+    "refund_order": "Issue the refund",
+    "update_address": "Update the shipping address",
+    "cancel_subscription": "Cancel the subscription",
+    "remove_payment_method": "Remove the stored card",
+    "send_email": "Email the customer a confirmation",
+    "create_ticket": "Open a support ticket",
+    "get_service_status": "Check the service's health",
+    "query_logs": "Search recent error logs",
+    "get_metrics": "Read the service metrics",
+    "restart_service": "Restart the service (rolling)",
+    "scale_deployment": "Scale the deployment",
+    "rotate_api_key": "Rotate the API key",
+    "page_oncall": "Page the on-call engineer",
+    "search_crm": "Find the account in the CRM",
+    "create_lead": "Create the lead",
+    "generate_quote": "Price the quote",
+    "send_quote": "Send the quote",
+    "check_calendar": "Find a free slot",
+    "schedule_meeting": "Book the meeting",
 }
 
 
@@ -197,12 +286,21 @@ def _args(tool: str, c: dict) -> dict:
     if tool == "lookup_customer":
         return {"customer_id": c["customer_id"], "fields": ["name", "email", "address"]}
     if tool == "refund_order":
-        return {"order_id": c["order_id"], "amount": {"value_cents": c["amount_cents"], "currency": c["currency"]},
-                "reason": c["reason"]}
+        return {
+            "order_id": c["order_id"],
+            "amount": {"value_cents": c["amount_cents"], "currency": c["currency"]},
+            "reason": c["reason"],
+        }
     if tool == "update_address":
-        return {"customer_id": c["customer_id"],
-                "address": {"street": c["street"], "city": c["city"], "postcode": c["postcode"],
-                            "country": c["country"]}}
+        return {
+            "customer_id": c["customer_id"],
+            "address": {
+                "street": c["street"],
+                "city": c["city"],
+                "postcode": c["postcode"],
+                "country": c["country"],
+            },
+        }
     if tool == "cancel_subscription":
         return {"subscription_id": c["subscription_id"], "effective": "end_of_term", "refund_unused": False}
     if tool == "remove_payment_method":
@@ -224,11 +322,19 @@ def _args(tool: str, c: dict) -> dict:
     if tool == "rotate_api_key":
         return {"key_name": c["key_name"], "service": c["service"], "revoke_old_after_minutes": 60}
     if tool == "page_oncall":
-        return {"team": c["team"], "severity": c["severity"], "summary": f"{c['service']}: {c['metric']} alert"}
+        return {
+            "team": c["team"],
+            "severity": c["severity"],
+            "summary": f"{c['service']}: {c['metric']} alert",
+        }
     if tool == "search_crm":
         return {"company": c["company"], "limit": 3}
     if tool == "create_lead":
-        return {"company": c["company"], "contact": {"name": c["contact"], "email": c["email"]}, "source": "chat"}
+        return {
+            "company": c["company"],
+            "contact": {"name": c["contact"], "email": c["email"]},
+            "source": "chat",
+        }
     if tool == "generate_quote":
         return {"company": c["company"], "plan": c["plan"], "seats": c["seats"]}
     if tool == "send_quote":
@@ -236,8 +342,12 @@ def _args(tool: str, c: dict) -> dict:
     if tool == "check_calendar":
         return {"participants": [c["email"], c["rep_email"]], "week": c["week"]}
     if tool == "schedule_meeting":
-        return {"participants": [c["email"], c["rep_email"]], "start": c["meeting_start"], "duration_minutes": 30,
-                "title": f"Intro call: {c['company']}"}
+        return {
+            "participants": [c["email"], c["rep_email"]],
+            "start": c["meeting_start"],
+            "duration_minutes": 30,
+            "title": f"Intro call: {c['company']}",
+        }
     return {"query": c["topic"]}  # web_search and unknown tools
 
 
@@ -261,100 +371,191 @@ def _output(tool: str, c: dict, resource_id: str) -> object:
 # agent: versions, per-version (planner, selector) models, intents
 _MODELS = {
     ("support-bot", "3.2.0"): (("openai", "gpt-4o", "2024-08-06"), ("openai", "gpt-4o-mini", "2024-07-18")),
-    ("support-bot", "3.3.0"): (("anthropic", "claude-sonnet-4", "20250514"),
-                               ("anthropic", "claude-3-5-haiku", "20241022")),
+    ("support-bot", "3.3.0"): (
+        ("anthropic", "claude-sonnet-4", "20250514"),
+        ("anthropic", "claude-3-5-haiku", "20241022"),
+    ),
     ("ops-agent", "1.9.4"): (("google", "gemini-1.5-pro", "002"), ("google", "gemini-1.5-flash", "002")),
-    ("ops-agent", "2.0.0"): (("anthropic", "claude-sonnet-4", "20250514"), ("mistral", "mistral-small", "2409")),
-    ("sales-assistant", "0.8.1"): (("openai", "gpt-4.1", "2025-04-14"), ("openai", "gpt-4.1-mini", "2025-04-14")),
-    ("sales-assistant", "0.9.0"): (("mistral", "mistral-large", "2411"), ("openai", "gpt-4.1-mini", "2025-04-14")),
+    ("ops-agent", "2.0.0"): (
+        ("anthropic", "claude-sonnet-4", "20250514"),
+        ("mistral", "mistral-small", "2409"),
+    ),
+    ("sales-assistant", "0.8.1"): (
+        ("openai", "gpt-4.1", "2025-04-14"),
+        ("openai", "gpt-4.1-mini", "2025-04-14"),
+    ),
+    ("sales-assistant", "0.9.0"): (
+        ("mistral", "mistral-large", "2411"),
+        ("openai", "gpt-4.1-mini", "2025-04-14"),
+    ),
 }
 _MODERATION = ("openai", "omni-moderation", "2024-09-26")
-_AGENT_VERSIONS = {"support-bot": ("3.2.0", "3.3.0"), "ops-agent": ("1.9.4", "2.0.0"),
-                   "sales-assistant": ("0.8.1", "0.9.0")}
+_AGENT_VERSIONS = {
+    "support-bot": ("3.2.0", "3.3.0"),
+    "ops-agent": ("1.9.4", "2.0.0"),
+    "sales-assistant": ("0.8.1", "0.9.0"),
+}
 # intent: (steps, request texts, success output)
 _INTENTS: dict[str, dict[str, tuple]] = {
     "support-bot": {
-        "refund_order": (("lookup_order", "refund_order", "send_email"), (
-            "I want a refund for order #{order_id}, it arrived damaged.",
-            "Please refund order {order_id}. Wrong size and the return label doesn't work.",
-            "Can I get my money back for order #{order_id}?",
-            "Bestellung {order_id} ist kaputt angekommen – bitte erstatten.",
-        ), "Your refund of {amount} for order #{order_id} is on its way; you'll get an email shortly."),
-        "track_shipment": (("lookup_order", "track_shipment"), (
-            "Where is my package? Order #{order_id}",
-            "order {order_id} still hasn't arrived, any update??",
-            "Can you track order {order_id} for me",
-        ), "Order #{order_id} is in transit with {carrier} and should arrive on {eta}."),
-        "update_address": (("lookup_customer", "update_address", "send_email"), (
-            "I moved, please change my address to {street}, {postcode} {city}.",
-            "Update my shipping address: {street}, {city} {postcode}",
-        ), "Done: your address is now {street}, {postcode} {city}."),
-        "cancel_subscription": (("lookup_customer", "cancel_subscription"), (
-            "Cancel my subscription please.",
-            "I don't use the premium plan anymore, how do I cancel?",
-        ), "Your subscription ends at the end of the current term; you won't be charged again."),
-        "remove_card": (("lookup_customer", "remove_payment_method"), (
-            "Remove the card ending {card_last4} from my account.",
-        ), "The card ending {card_last4} has been removed."),
-        "product_question": (("search_kb",), (
-            "Does the {topic} work with iOS?",
-            "How long is the warranty on the {topic}?",
-            "Est-ce que le {topic} est compatible avec Android ?",
-        ), "Here is what I found about the {topic}: see the help article linked below."),
-        "open_ticket": (("search_kb", "create_ticket"), (
-            "My {topic} keeps disconnecting, nothing in the FAQ helps.",
-        ), "I opened a ticket about your {topic}; our team will reply within a day."),
+        "refund_order": (
+            ("lookup_order", "refund_order", "send_email"),
+            (
+                "I want a refund for order #{order_id}, it arrived damaged.",
+                "Please refund order {order_id}. Wrong size and the return label doesn't work.",
+                "Can I get my money back for order #{order_id}?",
+                "Bestellung {order_id} ist kaputt angekommen – bitte erstatten.",
+            ),
+            "Your refund of {amount} for order #{order_id} is on its way; you'll get an email shortly.",
+        ),
+        "track_shipment": (
+            ("lookup_order", "track_shipment"),
+            (
+                "Where is my package? Order #{order_id}",
+                "order {order_id} still hasn't arrived, any update??",
+                "Can you track order {order_id} for me",
+            ),
+            "Order #{order_id} is in transit with {carrier} and should arrive on {eta}.",
+        ),
+        "update_address": (
+            ("lookup_customer", "update_address", "send_email"),
+            (
+                "I moved, please change my address to {street}, {postcode} {city}.",
+                "Update my shipping address: {street}, {city} {postcode}",
+            ),
+            "Done: your address is now {street}, {postcode} {city}.",
+        ),
+        "cancel_subscription": (
+            ("lookup_customer", "cancel_subscription"),
+            (
+                "Cancel my subscription please.",
+                "I don't use the premium plan anymore, how do I cancel?",
+            ),
+            "Your subscription ends at the end of the current term; you won't be charged again.",
+        ),
+        "remove_card": (
+            ("lookup_customer", "remove_payment_method"),
+            ("Remove the card ending {card_last4} from my account.",),
+            "The card ending {card_last4} has been removed.",
+        ),
+        "product_question": (
+            ("search_kb",),
+            (
+                "Does the {topic} work with iOS?",
+                "How long is the warranty on the {topic}?",
+                "Est-ce que le {topic} est compatible avec Android ?",
+            ),
+            "Here is what I found about the {topic}: see the help article linked below.",
+        ),
+        "open_ticket": (
+            ("search_kb", "create_ticket"),
+            ("My {topic} keeps disconnecting, nothing in the FAQ helps.",),
+            "I opened a ticket about your {topic}; our team will reply within a day.",
+        ),
     },
     "ops-agent": {
-        "restart_service": (("get_service_status", "query_logs", "restart_service"), (
-            "{service} in {environment} is returning 502s, restart it",
-            "please bounce {service} ({environment})",
-        ), "{service} was restarted in {environment}; error rate is back to normal."),
-        "scale_deployment": (("get_metrics", "scale_deployment"), (
-            "Scale {service} to {replicas} replicas in {environment}",
-            "{service} latency is high, add capacity",
-        ), "{service} now runs {replicas} replicas in {environment}."),
-        "investigate_alert": (("get_metrics", "query_logs", "page_oncall"), (
-            "Alert: {metric} on {service} is firing, investigate",
-            "why is {service} slow right now?",
-        ), "I found the likely cause in {service}'s logs and paged the {team} on-call."),
-        "rotate_credentials": (("rotate_api_key",), (
-            "Rotate the {key_name} key for {service}, it leaked in a log.",
-        ), "The {key_name} key was rotated; the old one is revoked in 60 minutes."),
+        "restart_service": (
+            ("get_service_status", "query_logs", "restart_service"),
+            (
+                "{service} in {environment} is returning 502s, restart it",
+                "please bounce {service} ({environment})",
+            ),
+            "{service} was restarted in {environment}; error rate is back to normal.",
+        ),
+        "scale_deployment": (
+            ("get_metrics", "scale_deployment"),
+            (
+                "Scale {service} to {replicas} replicas in {environment}",
+                "{service} latency is high, add capacity",
+            ),
+            "{service} now runs {replicas} replicas in {environment}.",
+        ),
+        "investigate_alert": (
+            ("get_metrics", "query_logs", "page_oncall"),
+            (
+                "Alert: {metric} on {service} is firing, investigate",
+                "why is {service} slow right now?",
+            ),
+            "I found the likely cause in {service}'s logs and paged the {team} on-call.",
+        ),
+        "rotate_credentials": (
+            ("rotate_api_key",),
+            ("Rotate the {key_name} key for {service}, it leaked in a log.",),
+            "The {key_name} key was rotated; the old one is revoked in 60 minutes.",
+        ),
     },
     "sales-assistant": {
-        "create_lead": (("search_crm", "create_lead"), (
-            "Add {contact} from {company} as a lead, met them at the expo.",
-            "new lead: {company}, contact {contact} <{email}>",
-        ), "{company} is in the CRM as a new lead, owned by you."),
-        "send_quote": (("search_crm", "generate_quote", "send_quote"), (
-            "Send {company} a quote for {seats} seats on the {plan} plan.",
-        ), "The quote for {seats} {plan} seats was sent to {email}."),
-        "schedule_meeting": (("check_calendar", "schedule_meeting"), (
-            "Book a 30 min intro with {contact} ({company}) next week.",
-        ), "Booked: intro call with {contact} on {meeting_start}."),
+        "create_lead": (
+            ("search_crm", "create_lead"),
+            (
+                "Add {contact} from {company} as a lead, met them at the expo.",
+                "new lead: {company}, contact {contact} <{email}>",
+            ),
+            "{company} is in the CRM as a new lead, owned by you.",
+        ),
+        "send_quote": (
+            ("search_crm", "generate_quote", "send_quote"),
+            ("Send {company} a quote for {seats} seats on the {plan} plan.",),
+            "The quote for {seats} {plan} seats was sent to {email}.",
+        ),
+        "schedule_meeting": (
+            ("check_calendar", "schedule_meeting"),
+            ("Book a 30 min intro with {contact} ({company}) next week.",),
+            "Booked: intro call with {contact} on {meeting_start}.",
+        ),
     },
 }
-_TENANTS = (("acme-retail", ("support-bot", "sales-assistant")), ("globex", ("support-bot", "ops-agent")),
-            ("initech", ("ops-agent",)), ("umbrella-health", ("support-bot",)),
-            ("stark-logistics", ("support-bot", "ops-agent", "sales-assistant")))
+_TENANTS = (
+    ("acme-retail", ("support-bot", "sales-assistant")),
+    ("globex", ("support-bot", "ops-agent")),
+    ("initech", ("ops-agent",)),
+    ("umbrella-health", ("support-bot",)),
+    ("stark-logistics", ("support-bot", "ops-agent", "sales-assistant")),
+)
 _USERS_PER_TENANT = 60
-_CHANNELS = {"support-bot": ("web", "web", "mobile", "email"), "ops-agent": ("slack", "slack", "cli"),
-             "sales-assistant": ("web", "slack")}
-_WRONG_TOOLS = {"support-bot": ("web_search", "order_lookup_v1"), "ops-agent": ("web_search", "kubectl_exec"),
-                "sales-assistant": ("web_search", "hubspot_search")}
-_FIRST = ("Ana", "Ben", "Chloé", "Dmitri", "Emeka", "Fatima", "Giulia", "Hiro", "Ines", "Jonas", "Kofi", "Lena")
+_CHANNELS = {
+    "support-bot": ("web", "web", "mobile", "email"),
+    "ops-agent": ("slack", "slack", "cli"),
+    "sales-assistant": ("web", "slack"),
+}
+_WRONG_TOOLS = {
+    "support-bot": ("web_search", "order_lookup_v1"),
+    "ops-agent": ("web_search", "kubectl_exec"),
+    "sales-assistant": ("web_search", "hubspot_search"),
+}
+_FIRST = (
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Emeka",
+    "Fatima",
+    "Giulia",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kofi",
+    "Lena",
+)
 _LAST = ("Silva", "Okafor", "Müller", "Nguyen", "Rossi", "Kowalski", "Tanaka", "Haddad", "Berg", "Costa")
 _COMPANIES = ("Northwind", "Contoso", "Fabrikam", "Tailspin", "Wingtip", "Litware", "Adatum", "Proseware")
-_CITIES = (("Berlin", "10115", "DE"), ("Lyon", "69001", "FR"), ("Leeds", "LS1 4DY", "GB"), ("Porto", "4000-322", "PT"),
-           ("Austin", "78701", "US"), ("Kraków", "31-000", "PL"))
+_CITIES = (
+    ("Berlin", "10115", "DE"),
+    ("Lyon", "69001", "FR"),
+    ("Leeds", "LS1 4DY", "GB"),
+    ("Porto", "4000-322", "PT"),
+    ("Austin", "78701", "US"),
+    ("Kraków", "31-000", "PL"),
+)
 _STREETS = ("Hauptstraße 12", "12 rue de la Paix", "4 Park Row", "Rua das Flores 88", "1200 Congress Ave")
 _TOPICS = ("wireless earbuds", "smart thermostat", "robot vacuum", "fitness tracker", "4K webcam", "e-reader")
 _SERVICES = ("checkout-api", "search-svc", "payments-gw", "auth-service", "inventory", "notifications")
 _METRICS = ("p95_latency_ms", "error_rate", "cpu_utilisation", "queue_depth")
-_FEEDBACK_COMMENTS = {1: ("Quick and easy, thanks!", "perfect", "Solved my problem."),
-                      0: ("ok", "Took a while but fine."),
-                      -1: ("It didn't do what I asked.", "Wrong order!", "Too many confirmations.", "useless")}
+_FEEDBACK_COMMENTS = {
+    1: ("Quick and easy, thanks!", "perfect", "Solved my problem."),
+    0: ("ok", "Took a while but fine."),
+    -1: ("It didn't do what I asked.", "Wrong order!", "Too many confirmations.", "useless"),
+}
 _BAD_PARAMETER_ERRORS = ("invalid_parameters", "invalid_arguments", "validation_error", "bad_request")
 _FINAL_TEXT = {
     "partial": "I completed part of this, but {step} did not go through. A colleague will follow up.",
@@ -364,6 +565,7 @@ _FINAL_TEXT = {
 
 
 # --- timestamps ----------------------------------------------------------------------------------
+
 
 class _Clock:
     """Formats microseconds since the trace day's UTC midnight as RFC 3339 with a fixed offset."""
@@ -388,6 +590,7 @@ class _Clock:
 
 
 # --- one trace being built -----------------------------------------------------------------------
+
 
 class _Trace:
     """Events of one trace in order: [event_type, span_id, parent_span_id, payload, t_us]."""
@@ -475,6 +678,7 @@ def _bad_args(args: dict) -> dict:
 
 # --- a work unit: one collector shard of one delivery day ------------------------------------------
 
+
 class _Unit:
     def __init__(self, spec: dict):
         self.spec = spec
@@ -484,8 +688,8 @@ class _Unit:
         self.shard = spec["shard"]
         self.rng = random.Random(f"trace-generator/{spec['seed']}/{spec['day']}/{self.shard}")
         self.clock = _Clock(self.day)
-        self.main: list[tuple[int, bytes]] = []   # (t_us, line) delivered in this day's shard file
-        self.late: list[tuple[int, bytes]] = []   # delivered in the next day's late file
+        self.main: list[tuple[int, bytes]] = []  # (t_us, line) delivered in this day's shard file
+        self.late: list[tuple[int, bytes]] = []  # delivered in the next day's late file
         self.event_types: Counter = Counter()
         self.scenarios: Counter = Counter()
         self.injections: Counter = Counter()
@@ -500,7 +704,9 @@ class _Unit:
 
     def run(self) -> None:
         rng = self.rng
-        injections: dict[int, tuple[str, str]] = {int(k): tuple(v) for k, v in self.spec["injections"].items()}
+        injections: dict[int, tuple[str, str]] = {
+            int(k): tuple(v) for k, v in self.spec["injections"].items()
+        }
         index, end = self.spec["first_trace"], self.spec["end_trace"]
         while index < end:
             tenant, agents = _TENANTS[int(rng.random() * len(_TENANTS))]
@@ -508,7 +714,9 @@ class _Unit:
             versions = _AGENT_VERSIONS[agent]
             version = versions[1] if rng.random() < self.new_version_share else versions[0]
             automated = agent == "ops-agent" and rng.random() < 0.12  # alert-triggered: no user, no session
-            user = None if automated else f"u_{tenant.split('-')[0]}_{int(rng.random() * _USERS_PER_TENANT):04d}"
+            user = (
+                None if automated else f"u_{tenant.split('-')[0]}_{int(rng.random() * _USERS_PER_TENANT):04d}"
+            )
             session = None if automated else f"sess_{rng.getrandbits(64):016x}"
             size = 1 if automated else min(end - index, 1 + int(rng.random() ** 2 * 4))
             t = int(rng.random() * 20 * 3600) * _SEC + int(rng.random() * _SEC)
@@ -518,8 +726,16 @@ class _Unit:
                 t += int((20 + rng.random() * 580) * _SEC)
                 index += 1
 
-    def trace(self, tenant: str, agent: str, version: str, user: str | None, session: str | None,
-              t0: int, injection: tuple[str, str] | None) -> int:
+    def trace(
+        self,
+        tenant: str,
+        agent: str,
+        version: str,
+        user: str | None,
+        session: str | None,
+        t0: int,
+        injection: tuple[str, str] | None,
+    ) -> int:
         rng = self.rng
         R = rng.random
         self.traces += 1
@@ -560,8 +776,10 @@ class _Unit:
         self.model_call(tr, planning, root, "planning", planner, allow_error=not clean_only)
         plan = {"steps": [_TOOL_STEP.get(tool, tool) for tool in steps]}
         if R() < 0.5:
-            plan["reasoning"] = (f"The user wants to {intent.replace('_', ' ')}. "
-                                 f"Start with {steps[0]}, then act only after the checks pass.")
+            plan["reasoning"] = (
+                f"The user wants to {intent.replace('_', ' ')}. "
+                f"Start with {steps[0]}, then act only after the checks pass."
+            )
         tr.add("plan", planning, root, plan, 20 * _MS + R() * 200 * _MS)
 
         inject_at = None
@@ -572,8 +790,13 @@ class _Unit:
         try:
             for i, tool in enumerate(steps):
                 if variant == "two_user_requests" and i == 1:
-                    tr.add("user_request", root, None, {"text": "Also, can you hurry up please?", "intent": intent},
-                           2 * _SEC + R() * 20 * _SEC)
+                    tr.add(
+                        "user_request",
+                        root,
+                        None,
+                        {"text": "Also, can you hurry up please?", "intent": intent},
+                        2 * _SEC + R() * 20 * _SEC,
+                    )
                 if i == inject_at:
                     self.inject(tr, root, tool, ctx, selector, variant)
                     scenario.append(f"injected:{variant}")
@@ -586,18 +809,25 @@ class _Unit:
                 scenario.append(outcome)
                 self.step(tr, root, tool, ctx, selector, outcome)
             if variant == "two_user_requests" and len(steps) == 1:
-                tr.add("user_request", root, None, {"text": "hello?? anyone there", "intent": intent}, 5 * _SEC)
+                tr.add(
+                    "user_request", root, None, {"text": "hello?? anyone there", "intent": intent}, 5 * _SEC
+                )
         except _Stop as stop:
             status, failed_step = stop.status, stop.step
 
         responding = tr.span()
         self.model_call(tr, responding, root, "response", planner, allow_error=not clean_only)
-        output = (success_text.format(**ctx) if status == "success"
-                  else _FINAL_TEXT[status].format(step=_TOOL_STEP.get(failed_step, failed_step).lower()))
+        output = (
+            success_text.format(**ctx)
+            if status == "success"
+            else _FINAL_TEXT[status].format(step=_TOOL_STEP.get(failed_step, failed_step).lower())
+        )
         if "suggest" in scenario and status == "success":
             output = "I can't do this for you, but here is what I suggest: " + output
         if variant != "missing_final_result":
-            tr.add("final_result", root, None, {"status": status, "output": output}, 30 * _MS + R() * 300 * _MS)
+            tr.add(
+                "final_result", root, None, {"status": status, "output": output}, 30 * _MS + R() * 300 * _MS
+            )
         end_t = tr.t
 
         # feedback: same day, next morning (the next day's late file), or not at all
@@ -642,14 +872,20 @@ class _Unit:
             "subscription_id": f"sub_{(bits >> 28) & 0xFFFFFF:06x}",
             "card_last4": f"{(bits >> 40) % 10_000:04d}",
             "email": f"{first.lower().replace('é', 'e')}.{last.lower().replace('ü', 'ue')}@example.com",
-            "contact": f"{first} {last}", "company": company, "rep_email": "sales.rep@example.org",
-            "amount_cents": amount_cents, "currency": currency,
+            "contact": f"{first} {last}",
+            "company": company,
+            "rep_email": "sales.rep@example.org",
+            "amount_cents": amount_cents,
+            "currency": currency,
             "amount": f"{amount_cents / 100:.2f} {currency}",
             "reason": ("damaged", "wrong_item", "late_delivery", "not_as_described")[(bits >> 44) % 4],
             "order_status": ("delivered", "shipped", "processing")[(bits >> 46) % 3],
             "carrier": ("DHL", "UPS", "La Poste", "Royal Mail")[(bits >> 48) % 4],
             "eta": (self.day + dt.timedelta(days=1 + (bits >> 52) % 4)).isoformat(),
-            "street": _STREETS[(bits >> 54) % len(_STREETS)], "city": city, "postcode": postcode, "country": country,
+            "street": _STREETS[(bits >> 54) % len(_STREETS)],
+            "city": city,
+            "postcode": postcode,
+            "country": country,
             "topic": _TOPICS[(bits >> 57) % len(_TOPICS)],
             "locale": ("en-GB", "en-US", "de-DE", "fr-FR")[(bits >> 60) % 4],
             "priority": ("normal", "high")[(bits >> 62) % 2],
@@ -662,47 +898,88 @@ class _Unit:
             "key_name": ("stripe", "sendgrid", "github-deploy")[int(R() * 3)],
             "team": ("platform", "payments", "search")[int(R() * 3)],
             "severity": ("sev2", "sev3")[int(R() * 2)],
-            "plan": ("Team", "Business", "Enterprise")[int(R() * 3)], "seats": 5 + int(R() * 200),
+            "plan": ("Team", "Business", "Enterprise")[int(R() * 3)],
+            "seats": 5 + int(R() * 200),
             "quote_id": f"Q-{trace_id[:6].upper()}",
             "week": f"{self.day.isocalendar().year}-W{self.day.isocalendar().week % 52 + 1:02d}",
-            "meeting_start": (self.day + dt.timedelta(days=3)).isoformat() + f"T{9 + int(R() * 8):02d}:00:00Z",
+            "meeting_start": (self.day + dt.timedelta(days=3)).isoformat()
+            + f"T{9 + int(R() * 8):02d}:00:00Z",
         }
 
-    def model_call(self, tr: _Trace, span: str, parent: str, purpose: str, model: tuple,
-                   allow_error: bool = True) -> list:
+    def model_call(
+        self, tr: _Trace, span: str, parent: str, purpose: str, model: tuple, allow_error: bool = True
+    ) -> list:
         R = self.rng.random
         provider, name, version = model
         if allow_error and R() < 0.025:
-            failed = {"provider": provider, "model": name, "model_version": version, "purpose": purpose,
-                      "input_tokens": 300 + int(R() * 3000), "output_tokens": 0,
-                      "latency_ms": 200 + int(R() * 29_000), "finish_reason": "error", "status": "error",
-                      "error": {"type": ("rate_limit", "overloaded", "timeout")[int(R() * 3)],
-                                "message": "provider returned an error; retrying"}}
+            failed = {
+                "provider": provider,
+                "model": name,
+                "model_version": version,
+                "purpose": purpose,
+                "input_tokens": 300 + int(R() * 3000),
+                "output_tokens": 0,
+                "latency_ms": 200 + int(R() * 29_000),
+                "finish_reason": "error",
+                "status": "error",
+                "error": {
+                    "type": ("rate_limit", "overloaded", "timeout")[int(R() * 3)],
+                    "message": "provider returned an error; retrying",
+                },
+            }
             tr.add("model_call", span, parent, failed, 50 * _MS + R() * 200 * _MS)
-            tr.add("error", tr.span(), span, {"error_type": "model_error",
-                                              "message": f"{provider} {failed['error']['type']}",
-                                              "recoverable": True}, failed["latency_ms"] * _MS)
+            tr.add(
+                "error",
+                tr.span(),
+                span,
+                {
+                    "error_type": "model_error",
+                    "message": f"{provider} {failed['error']['type']}",
+                    "recoverable": True,
+                },
+                failed["latency_ms"] * _MS,
+            )
             self.scenarios["model_error"] += 1
         latency = 300 + int(R() * (6000 if purpose in ("planning", "response") else 1500))
         finish = "tool_calls" if purpose == "tool_selection" else ("length" if R() < 0.02 else "stop")
-        payload = {"provider": provider, "model": name, "model_version": version, "purpose": purpose,
-                   "input_tokens": 400 + int(R() * 6000), "output_tokens": 20 + int(R() * 700),
-                   "latency_ms": latency, "finish_reason": finish, "status": "ok"}
+        payload = {
+            "provider": provider,
+            "model": name,
+            "model_version": version,
+            "purpose": purpose,
+            "input_tokens": 400 + int(R() * 6000),
+            "output_tokens": 20 + int(R() * 700),
+            "latency_ms": latency,
+            "finish_reason": finish,
+            "status": "ok",
+        }
         return tr.add("model_call", span, parent, payload, latency * _MS)
 
     def pick_outcome(self, tool: str) -> str:
         x = self.rng.random()
         if _TOOLS[tool][1] == RO:
-            for name, p in (("timeout_retry", 0.05), ("invalid_parameters", 0.04), ("not_applicable", 0.04),
-                            ("repeat", 0.03), ("fail", 0.015)):
+            for name, p in (
+                ("timeout_retry", 0.05),
+                ("invalid_parameters", 0.04),
+                ("not_applicable", 0.04),
+                ("repeat", 0.03),
+                ("fail", 0.015),
+            ):
                 if x < p:
                     return name
                 x -= p
             return "ok"
         reversible = _TOOLS[tool][7]
-        for name, p in (("rejected", 0.05), ("expired", 0.025), ("deny", 0.05), ("suggest", 0.05),
-                        ("timeout_retry", 0.04), ("invalid_parameters", 0.03),
-                        ("rollback", 0.05 if reversible else 0.0), ("fail", 0.01)):
+        for name, p in (
+            ("rejected", 0.05),
+            ("expired", 0.025),
+            ("deny", 0.05),
+            ("suggest", 0.05),
+            ("timeout_retry", 0.04),
+            ("invalid_parameters", 0.03),
+            ("rollback", 0.05 if reversible else 0.0),
+            ("fail", 0.01),
+        ):
             if x < p:
                 return name
             x -= p
@@ -710,85 +987,191 @@ class _Unit:
 
     # -- building blocks (one event each, in the order the spec lists) -----------------------------
 
-    def select(self, tr: _Trace, root: str, tool: str, selector: tuple, candidates: list[str] | None = None,
-               parent: str | None = None) -> tuple[str, str]:
+    def select(
+        self,
+        tr: _Trace,
+        root: str,
+        tool: str,
+        selector: tuple,
+        candidates: list[str] | None = None,
+        parent: str | None = None,
+    ) -> tuple[str, str]:
         """A step span, optionally a tool-selection model call, and the tool_selection; -> (span, call id)."""
         R = self.rng.random
         step = tr.span()
         call_id = tr.next_id("call")
         if R() < 0.7:
             self.model_call(tr, tr.span(), step, "tool_selection", selector, allow_error=False)
-        payload = {"tool_call_id": call_id, "tool_name": tool,
-                   "candidates": candidates or sorted({tool, "search_kb" if tool != "search_kb" else "web_search"})}
+        payload = {
+            "tool_call_id": call_id,
+            "tool_name": tool,
+            "candidates": candidates or sorted({tool, "search_kb" if tool != "search_kb" else "web_search"}),
+        }
         if R() < 0.5:
             payload["rationale"] = f"{tool} is the tool that can {_TOOL_STEP.get(tool, tool).lower()}"
         tr.add("tool_selection", step, parent or root, payload, 5 * _MS + R() * 50 * _MS)
         return step, call_id
 
-    def call(self, tr: _Trace, step: str, parent: str, call_id: str, tool: str, args: dict, *, mode: str = "execute",
-             attempt: int = 1, retry_of: str | None = None, requires_confirmation: bool | None = None,
-             access: str | None = None) -> None:
+    def call(
+        self,
+        tr: _Trace,
+        step: str,
+        parent: str,
+        call_id: str,
+        tool: str,
+        args: dict,
+        *,
+        mode: str = "execute",
+        attempt: int = 1,
+        retry_of: str | None = None,
+        requires_confirmation: bool | None = None,
+        access: str | None = None,
+    ) -> None:
         meta = _TOOLS.get(tool)
         payload = {"tool_call_id": call_id, "tool_name": tool}
         if meta is not None:
             payload["tool_version"] = meta[0]
-        payload.update({"arguments": args, "access": access or (meta[1] if meta else RO), "mode": mode,
-                        "attempt": attempt, "retry_of": retry_of,
-                        "requires_confirmation": bool(meta[2]) if requires_confirmation is None and meta
-                        else bool(requires_confirmation)})
+        payload.update(
+            {
+                "arguments": args,
+                "access": access or (meta[1] if meta else RO),
+                "mode": mode,
+                "attempt": attempt,
+                "retry_of": retry_of,
+                "requires_confirmation": bool(meta[2])
+                if requires_confirmation is None and meta
+                else bool(requires_confirmation),
+            }
+        )
         tr.add("tool_call", step, parent, payload, 2 * _MS + self.rng.random() * 30 * _MS)
 
     def check(self, tr: _Trace, step: str, call_id: str, tool: str, decision: str, principal: str) -> None:
         meta = _TOOLS[tool]
-        reason = {"allow": f"{meta[3]} granted to the requesting user",
-                  "deny": f"{meta[3]} not granted: outside the user's role",
-                  "require_confirmation": "above the auto-approval limit: the user must confirm"}[decision]
-        tr.add("policy_check", tr.span(), step,
-               {"check_id": tr.next_id("chk"), "tool_call_id": call_id, "policy": meta[4], "permission": meta[3],
-                "principal": principal, "decision": decision, "reason": reason},
-               3 * _MS + self.rng.random() * 40 * _MS)
+        reason = {
+            "allow": f"{meta[3]} granted to the requesting user",
+            "deny": f"{meta[3]} not granted: outside the user's role",
+            "require_confirmation": "above the auto-approval limit: the user must confirm",
+        }[decision]
+        tr.add(
+            "policy_check",
+            tr.span(),
+            step,
+            {
+                "check_id": tr.next_id("chk"),
+                "tool_call_id": call_id,
+                "policy": meta[4],
+                "permission": meta[3],
+                "principal": principal,
+                "decision": decision,
+                "reason": reason,
+            },
+            3 * _MS + self.rng.random() * 40 * _MS,
+        )
 
-    def confirm(self, tr: _Trace, step: str, call_id: str, tool: str, decision: str, shown: dict | None,
-                responder: str) -> None:
+    def confirm(
+        self,
+        tr: _Trace,
+        step: str,
+        call_id: str,
+        tool: str,
+        decision: str,
+        shown: dict | None,
+        responder: str,
+    ) -> None:
         R = self.rng.random
         span = tr.span()
         confirmation_id = tr.next_id("cnf")
-        payload = {"confirmation_id": confirmation_id, "tool_call_id": call_id,
-                   "prompt": f"{_TOOL_STEP.get(tool, tool)}? Reply yes to continue."}
+        payload = {
+            "confirmation_id": confirmation_id,
+            "tool_call_id": call_id,
+            "prompt": f"{_TOOL_STEP.get(tool, tool)}? Reply yes to continue.",
+        }
         if shown is not None:
             payload["arguments"] = shown
         tr.add("confirmation_request", span, step, payload, 20 * _MS + R() * 200 * _MS)
         wait = (10 * 60 + R() * 5 * 60) if decision == "expired" else (3 + R() * 170)
-        tr.add("confirmation_response", span, step,
-               {"confirmation_id": confirmation_id, "tool_call_id": call_id, "decision": decision,
-                "responder": "system:timeout" if decision == "expired" else responder}, wait * _SEC)
+        tr.add(
+            "confirmation_response",
+            span,
+            step,
+            {
+                "confirmation_id": confirmation_id,
+                "tool_call_id": call_id,
+                "decision": decision,
+                "responder": "system:timeout" if decision == "expired" else responder,
+            },
+            wait * _SEC,
+        )
 
-    def result(self, tr: _Trace, step: str, parent: str, call_id: str, tool: str, ctx: dict, status: str,
-               error_type: str | None = None, resource_id: str = "") -> None:
+    def result(
+        self,
+        tr: _Trace,
+        step: str,
+        parent: str,
+        call_id: str,
+        tool: str,
+        ctx: dict,
+        status: str,
+        error_type: str | None = None,
+        resource_id: str = "",
+    ) -> None:
         R = self.rng.random
         latency = 30_000 if status == "timeout" else 40 + int(R() * (2500 if status == "ok" else 400))
         if status in ("denied", "cancelled"):
             latency = int(R() * 5)
-        payload = {"tool_call_id": call_id, "status": status,
-                   "output": _output(tool, ctx, resource_id) if status == "ok" else None, "latency_ms": latency}
+        payload = {
+            "tool_call_id": call_id,
+            "status": status,
+            "output": _output(tool, ctx, resource_id) if status == "ok" else None,
+            "latency_ms": latency,
+        }
         if status != "ok":
-            error_type = error_type or {"timeout": "timeout", "denied": "policy_denied",
-                                        "cancelled": "not_confirmed", "error": "internal_error"}[status]
+            error_type = (
+                error_type
+                or {
+                    "timeout": "timeout",
+                    "denied": "policy_denied",
+                    "cancelled": "not_confirmed",
+                    "error": "internal_error",
+                }[status]
+            )
             payload["error"] = {"type": error_type, "message": error_type.replace("_", " ")}
         tr.add("tool_result", step, parent, payload, latency * _MS)
 
-    def side_effect(self, tr: _Trace, step: str, parent: str, call_id: str, tool: str, resource_id: str,
-                    *, operation: str | None = None, reversible: bool | None = None) -> None:
+    def side_effect(
+        self,
+        tr: _Trace,
+        step: str,
+        parent: str,
+        call_id: str,
+        tool: str,
+        resource_id: str,
+        *,
+        operation: str | None = None,
+        reversible: bool | None = None,
+    ) -> None:
         meta = _TOOLS[tool]
         reversible = meta[7] if reversible is None else reversible
-        payload = {"tool_call_id": call_id, "resource_type": meta[5], "resource_id": resource_id,
-                   "operation": operation or meta[6], "reversible": bool(reversible)}
+        payload = {
+            "tool_call_id": call_id,
+            "resource_type": meta[5],
+            "resource_id": resource_id,
+            "operation": operation or meta[6],
+            "reversible": bool(reversible),
+        }
         if reversible:
             payload["rollback_ref"] = f"rb_{resource_id}"
         tr.add("side_effect", step, parent, payload, 1 * _MS + self.rng.random() * 20 * _MS)
 
-    def error(self, tr: _Trace, parent: str, error_type: str, message: str, recoverable: bool,
-              call_id: str | None = None) -> None:
+    def error(
+        self,
+        tr: _Trace,
+        parent: str,
+        error_type: str,
+        message: str,
+        recoverable: bool,
+        call_id: str | None = None,
+    ) -> None:
         payload = {"error_type": error_type, "message": message, "recoverable": recoverable}
         if call_id:
             payload["tool_call_id"] = call_id
@@ -796,8 +1179,17 @@ class _Unit:
 
     # -- clean steps ------------------------------------------------------------------------------
 
-    def authorise(self, tr: _Trace, step: str, call_id: str, tool: str, ctx: dict, *, show_arguments: bool = True,
-                  args: dict | None = None) -> None:
+    def authorise(
+        self,
+        tr: _Trace,
+        step: str,
+        call_id: str,
+        tool: str,
+        ctx: dict,
+        *,
+        show_arguments: bool = True,
+        args: dict | None = None,
+    ) -> None:
         """Clean authorisation of an execute call: allow/require_confirmation check, approval when needed."""
         R = self.rng.random
         meta = _TOOLS[tool]
@@ -833,12 +1225,23 @@ class _Unit:
         if outcome == "not_applicable":
             wrong = _WRONG_TOOLS[ctx["agent"]][int(R() * 2)]
             step, call_id = self.select(tr, root, wrong, selector, candidates=[wrong, tool])
-            self.call(tr, step, root, call_id, wrong, _args(wrong, ctx), access=RO, requires_confirmation=False)
+            self.call(
+                tr, step, root, call_id, wrong, _args(wrong, ctx), access=RO, requires_confirmation=False
+            )
             error_type = "not_applicable" if wrong in _TOOLS else "unknown_tool"
-            tr.add("tool_result", step, root,
-                   {"tool_call_id": call_id, "status": "error", "output": None, "latency_ms": 20 + int(R() * 200),
-                    "error": {"type": error_type, "message": f"{wrong} cannot handle this request"}},
-                   100 * _MS + R() * 300 * _MS)
+            tr.add(
+                "tool_result",
+                step,
+                root,
+                {
+                    "tool_call_id": call_id,
+                    "status": "error",
+                    "output": None,
+                    "latency_ms": 20 + int(R() * 200),
+                    "error": {"type": error_type, "message": f"{wrong} cannot handle this request"},
+                },
+                100 * _MS + R() * 300 * _MS,
+            )
             self.error(tr, step, error_type, f"{wrong} failed; choosing another tool", True, call_id)
             outcome = "ok"
 
@@ -860,8 +1263,12 @@ class _Unit:
             attempts = 3 if R() < 0.2 else 2
             previous, parent_step = call_id, step
             for attempt in range(2, attempts + 1):
-                self.result(tr, parent_step, root if parent_step == step else step, previous, tool, ctx, "timeout")
-                self.error(tr, parent_step, "tool_timeout", f"{tool} timed out after 30 s; retrying", True, previous)
+                self.result(
+                    tr, parent_step, root if parent_step == step else step, previous, tool, ctx, "timeout"
+                )
+                self.error(
+                    tr, parent_step, "tool_timeout", f"{tool} timed out after 30 s; retrying", True, previous
+                )
                 retry_step = tr.span()
                 retry_id = tr.next_id("call")
                 self.call(tr, retry_step, step, retry_id, tool, args, attempt=attempt, retry_of=previous)
@@ -905,8 +1312,16 @@ class _Unit:
             self.check(tr, step, call_id, tool, "allow" if rc else "require_confirmation", principal)
             shown = json.loads(json.dumps(args)) if R() < 0.5 else None
             self.confirm(tr, step, call_id, tool, outcome, shown, responder)
-            self.result(tr, step, root, call_id, tool, ctx, "cancelled",
-                        "user_rejected" if outcome == "rejected" else "confirmation_expired")
+            self.result(
+                tr,
+                step,
+                root,
+                call_id,
+                tool,
+                ctx,
+                "cancelled",
+                "user_rejected" if outcome == "rejected" else "confirmation_expired",
+            )
             raise _Stop("abandoned" if outcome == "expired" or R() < 0.5 else "partial", tool)
 
         if outcome == "suggest":
@@ -921,11 +1336,20 @@ class _Unit:
             resource_id = self.execute_ok(tr, step, root, call_id, tool, ctx)
             self.error(tr, step, "verification_failed", f"{tool} result did not verify; rolling back", False)
             ok = R() < 0.8
-            tr.add("rollback", tr.span(), step,
-                   {"tool_call_id": call_id, "resource_type": meta[5], "resource_id": resource_id,
+            tr.add(
+                "rollback",
+                tr.span(),
+                step,
+                {
+                    "tool_call_id": call_id,
+                    "resource_type": meta[5],
+                    "resource_id": resource_id,
                     "status": "ok" if ok else "error",
-                    "reason": "post-change verification failed" + ("" if ok else "; rollback rejected by backend")},
-                   200 * _MS + R() * 2 * _SEC)
+                    "reason": "post-change verification failed"
+                    + ("" if ok else "; rollback rejected by backend"),
+                },
+                200 * _MS + R() * 2 * _SEC,
+            )
             if not ok:
                 self.error(tr, step, "rollback_failed", f"could not roll back {resource_id}", False, call_id)
             self.scenarios["rollback_ok" if ok else "rollback_error"] += 1
@@ -1022,9 +1446,19 @@ class _Unit:
             self.call(tr, step, root, c, tool, args)
             self.authorise(tr, step, c, tool, ctx, args=args)
             self.result(tr, step, root, c, tool, ctx, "ok", resource_id=resource_id)
-            tr.add("side_effect", step, root,
-                   {"tool_call_id": c, "resource_type": _TOOLS[tool][5], "resource_id": resource_id,
-                    "operation": "update", "reversible": False}, 2 * _MS)
+            tr.add(
+                "side_effect",
+                step,
+                root,
+                {
+                    "tool_call_id": c,
+                    "resource_type": _TOOLS[tool][5],
+                    "resource_id": resource_id,
+                    "operation": "update",
+                    "reversible": False,
+                },
+                2 * _MS,
+            )
             expect["R6"].append(c)
         elif variant == "suggest_side_effect":
             self.call(tr, step, root, c, tool, args, mode="suggest")
@@ -1042,8 +1476,18 @@ class _Unit:
 
     # -- serialising ------------------------------------------------------------------------------
 
-    def emit(self, tr: _Trace, tenant: str, agent: str, version: str, user: str | None, session: str | None,
-             offset: int, variant: str | None, split_at: int | None) -> None:
+    def emit(
+        self,
+        tr: _Trace,
+        tenant: str,
+        agent: str,
+        version: str,
+        user: str | None,
+        session: str | None,
+        offset: int,
+        variant: str | None,
+        split_at: int | None,
+    ) -> None:
         rng = self.rng
         events = tr.events
         trace_id = tr.trace_id
@@ -1074,8 +1518,18 @@ class _Unit:
         stamp = self.clock.stamp
         head = b'{"schema_version":"1","event_id":"evt_%b' % tr.id_prefix.encode()
         trace_part = b'","trace_id":"%b","span_id":"' % trace_id.encode()
-        common = b"," + _dumps({"session_id": session, "tenant_id": tenant, "user_id": user,
-                                "agent": self.agents[(agent, version)]})[1:-1] + b',"payload":'
+        common = (
+            b","
+            + _dumps(
+                {
+                    "session_id": session,
+                    "tenant_id": tenant,
+                    "user_id": user,
+                    "agent": self.agents[(agent, version)],
+                }
+            )[1:-1]
+            + b',"payload":'
+        )
         # an unknown top-level field (this agent's SDK adds it): kept by ingestion, never a reason to reject
         close = b',"sdk":"agentkit-python/0.14.2"}' if agent == "sales-assistant" else b"}"
         request_attributes = b',"attributes":' + _dumps({"client": f"{agent}-widget/2.{version[2]}"}) + close
@@ -1092,10 +1546,22 @@ class _Unit:
                 tail = request_attributes
             else:
                 tail = close
-            line = b'%b%04x","event_type":"%b","timestamp":"%b%b%b","parent_span_id":%b,"sequence":%d%b%b%b' % (
-                head, i, _EVENT_TYPE_BYTES[event_type], stamp(t, offset), trace_part, span.encode(),
-                b"null" if parent is None else b'"%b"' % parent.encode(), sequences[i], common,
-                _dumps(payload), tail)
+            line = (
+                b'%b%04x","event_type":"%b","timestamp":"%b%b%b","parent_span_id":%b,"sequence":%d%b%b%b'
+                % (
+                    head,
+                    i,
+                    _EVENT_TYPE_BYTES[event_type],
+                    stamp(t, offset),
+                    trace_part,
+                    span.encode(),
+                    b"null" if parent is None else b'"%b"' % parent.encode(),
+                    sequences[i],
+                    common,
+                    _dumps(payload),
+                    tail,
+                )
+            )
             counts[event_type] += 1
             if t >= late_from or i >= split:
                 late_append((t, line))
@@ -1110,22 +1576,44 @@ _EVENT_TYPE_BYTES = {t: t.encode() for t in EVENT_TYPES}
 
 # --- dirty deliveries ----------------------------------------------------------------------------
 
-_REQUIRED = ("schema_version", "event_id", "event_type", "timestamp", "trace_id", "span_id", "sequence",
-             "tenant_id", "agent", "payload")
+_REQUIRED = (
+    "schema_version",
+    "event_id",
+    "event_type",
+    "timestamp",
+    "trace_id",
+    "span_id",
+    "sequence",
+    "tenant_id",
+    "agent",
+    "payload",
+)
 # (field, bad value, reason): single departures from a valid event
 _BAD_TYPES = (
-    ("sequence", "7", "bad_type:sequence"), ("tenant_id", 1042, "bad_type:tenant_id"),
-    ("payload", "refund order 42", "bad_type:payload"), ("agent", "support-bot/3.2.0", "bad_type:agent"),
-    ("timestamp", 1763600000, "bad_type:timestamp"), ("event_id", None, "bad_type:event_id"),
-    ("sequence", 3.0, "bad_type:sequence"), ("attributes", ["debug"], "bad_type:attributes"),
-    ("user_id", 42, "bad_type:user_id"), ("parent_span_id", 7, "bad_type:parent_span_id"),
-    ("schema_version", 1, "bad_type:schema_version"), ("trace_id", None, "bad_type:trace_id"),
+    ("sequence", "7", "bad_type:sequence"),
+    ("tenant_id", 1042, "bad_type:tenant_id"),
+    ("payload", "refund order 42", "bad_type:payload"),
+    ("agent", "support-bot/3.2.0", "bad_type:agent"),
+    ("timestamp", 1763600000, "bad_type:timestamp"),
+    ("event_id", None, "bad_type:event_id"),
+    ("sequence", 3.0, "bad_type:sequence"),
+    ("attributes", ["debug"], "bad_type:attributes"),
+    ("user_id", 42, "bad_type:user_id"),
+    ("parent_span_id", 7, "bad_type:parent_span_id"),
+    ("schema_version", 1, "bad_type:schema_version"),
+    ("trace_id", None, "bad_type:trace_id"),
 )
-_BAD_VALUES = (("event_id", "", "bad_value:event_id"), ("sequence", -1, "bad_value:sequence"),
-               ("event_id", "e" * 129, "bad_value:event_id"))
+_BAD_VALUES = (
+    ("event_id", "", "bad_value:event_id"),
+    ("sequence", -1, "bad_value:sequence"),
+    ("event_id", "e" * 129, "bad_value:event_id"),
+)
 _BAD_TIMESTAMPS = ("{d}T{t}", "{d} {t}Z", "{y}-02-30T{t}Z", "yesterday")
-_NOT_JSON = (b"2026/11/20 03:14:07 collector: flush of buffer 7 failed, retrying",
-             b"{'event_id': 'python-repr', 'event_type': 'plan'}", b"<html><body>502 Bad Gateway</body></html>")
+_NOT_JSON = (
+    b"2026/11/20 03:14:07 collector: flush of buffer 7 failed, retrying",
+    b"{'event_id': 'python-repr', 'event_type': 'plan'}",
+    b"<html><body>502 Bad Gateway</body></html>",
+)
 _SCALARS = (b"42", b'"event"', b"null", b"true", b"-0.5")
 
 
@@ -1162,8 +1650,9 @@ def _junk_line(kind: str, original: bytes, variant: int) -> tuple[bytes, str]:
         return _dumps(obj), "unknown_event_type"
     if kind == "bad_timestamp":
         stamp = obj["timestamp"]
-        obj["timestamp"] = _BAD_TIMESTAMPS[variant % len(_BAD_TIMESTAMPS)].format(d=stamp[:10], t=stamp[11:26],
-                                                                                   y=stamp[:4])
+        obj["timestamp"] = _BAD_TIMESTAMPS[variant % len(_BAD_TIMESTAMPS)].format(
+            d=stamp[:10], t=stamp[11:26], y=stamp[:4]
+        )
         return _dumps(obj), "bad_timestamp"
     if kind == "schema_v2":
         obj["schema_version"] = "2"
@@ -1174,8 +1663,20 @@ def _junk_line(kind: str, original: bytes, variant: int) -> tuple[bytes, str]:
     raise AssertionError(kind)  # pragma: no cover
 
 
-_JUNK_KINDS = ("not_json", "truncated", "trailing_comma", "array", "scalar", "missing_field", "missing_agent_name",
-               "bad_type", "bad_value", "unknown_event_type", "bad_timestamp", "schema_v2")
+_JUNK_KINDS = (
+    "not_json",
+    "truncated",
+    "trailing_comma",
+    "array",
+    "scalar",
+    "missing_field",
+    "missing_agent_name",
+    "bad_type",
+    "bad_value",
+    "unknown_event_type",
+    "bad_timestamp",
+    "schema_v2",
+)
 
 
 def _duplicate(original: bytes, variant: int) -> bytes:
@@ -1214,9 +1715,17 @@ class _FileBuilder:
         self.trailing_newline = True
 
 
-def _assemble(originals: list[bytes], rng: random.Random, dirty: bool, *, same_file_copies: bool,
-              incoming: list[tuple[bytes, str]], junk_kinds: tuple[str, ...], scale: int,
-              rotation: int) -> _FileBuilder:
+def _assemble(
+    originals: list[bytes],
+    rng: random.Random,
+    dirty: bool,
+    *,
+    same_file_copies: bool,
+    incoming: list[tuple[bytes, str]],
+    junk_kinds: tuple[str, ...],
+    scale: int,
+    rotation: int,
+) -> _FileBuilder:
     """Interleaves original event lines with dirty extras, keeping every copy after its original.
 
     `incoming`: copies of events delivered earlier (another day): (line, 'duplicate'|'conflict').
@@ -1298,10 +1807,13 @@ def _write(path: Path, fb: _FileBuilder, gzip_output: bool) -> int:
     tmp = path.with_name(path.name + ".tmp")
     lines, step = fb.lines, 50_000
     with open(tmp, "wb") as handle:
-        sink = gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=6) if gzip_output \
+        sink = (
+            gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=6)
+            if gzip_output
             else handle
+        )
         for start in range(0, len(lines), step):
-            chunk = b"\n".join(lines[start:start + step])
+            chunk = b"\n".join(lines[start : start + step])
             if start + step < len(lines) or fb.trailing_newline:
                 chunk += b"\n"
             sink.write(chunk)
@@ -1315,10 +1827,17 @@ def _accounting(fb: _FileBuilder, size: int) -> dict:
     quarantined = sum(fb.reasons.values())
     lines_read = len(fb.lines)
     assert lines_read == fb.blank + fb.loaded + fb.duplicates + quarantined
-    return {"lines_read": lines_read, "blank_lines": fb.blank, "events_loaded": fb.loaded,
-            "duplicates_dropped": fb.duplicates, "lines_quarantined": quarantined,
-            "quarantined_by_reason": dict(sorted(fb.reasons.items())),
-            "crlf_lines": fb.crlf, "trailing_newline": fb.trailing_newline, "file_bytes": size}
+    return {
+        "lines_read": lines_read,
+        "blank_lines": fb.blank,
+        "events_loaded": fb.loaded,
+        "duplicates_dropped": fb.duplicates,
+        "lines_quarantined": quarantined,
+        "quarantined_by_reason": dict(sorted(fb.reasons.items())),
+        "crlf_lines": fb.crlf,
+        "trailing_newline": fb.trailing_newline,
+        "file_bytes": size,
+    }
 
 
 def _file_names(shard: str, gzip_output: bool) -> tuple[str, str]:
@@ -1354,21 +1873,47 @@ def _run_unit(spec: dict) -> dict:
 
     files: dict[str, dict] = {}
     rotation = SHARDS.index(unit.shard) + len(SHARDS) * unit.day_index
-    main_fb = _assemble(main_lines, rng, dirty, same_file_copies=True, incoming=[], junk_kinds=_JUNK_KINDS,
-                        scale=scale, rotation=rotation)
+    main_fb = _assemble(
+        main_lines,
+        rng,
+        dirty,
+        same_file_copies=True,
+        incoming=[],
+        junk_kinds=_JUNK_KINDS,
+        scale=scale,
+        rotation=rotation,
+    )
     files[f"{day}/{main_name}"] = _accounting(main_fb, _write(out / day / main_name, main_fb, gz))
     del main_fb
     if not unit.last_day and (late_lines or incoming):
-        late_fb = _assemble(late_lines, rng, dirty, same_file_copies=bool(late_lines), incoming=incoming,
-                            junk_kinds=("invalid_utf8", "truncated"), scale=len(late_lines), rotation=rotation)
-        files[f"{next_day}/{late_name}"] = _accounting(late_fb, _write(out / next_day / late_name, late_fb, gz))
-    return {"files": files, "expected": unit.expected, "event_types": dict(unit.event_types),
-            "scenarios": dict(unit.scenarios), "injections": dict(unit.injections), "traces": unit.traces,
-            "sessions": unit.sessions, "late_events": len(late_lines) if not unit.last_day else 0,
-            "day": day}
+        late_fb = _assemble(
+            late_lines,
+            rng,
+            dirty,
+            same_file_copies=bool(late_lines),
+            incoming=incoming,
+            junk_kinds=("invalid_utf8", "truncated"),
+            scale=len(late_lines),
+            rotation=rotation,
+        )
+        files[f"{next_day}/{late_name}"] = _accounting(
+            late_fb, _write(out / next_day / late_name, late_fb, gz)
+        )
+    return {
+        "files": files,
+        "expected": unit.expected,
+        "event_types": dict(unit.event_types),
+        "scenarios": dict(unit.scenarios),
+        "injections": dict(unit.injections),
+        "traces": unit.traces,
+        "sessions": unit.sessions,
+        "late_events": len(late_lines) if not unit.last_day else 0,
+        "day": day,
+    }
 
 
 # --- planning and the public entry point ---------------------------------------------------------
+
 
 def _day_injections(seed: int, day: str, day_index: int, traces: int) -> dict[int, tuple[str, str]]:
     """Which traces of a day carry which breach: known counts, deterministic positions."""
@@ -1376,7 +1921,7 @@ def _day_injections(seed: int, day: str, day_index: int, traces: int) -> dict[in
     counts = {rule: max(1, round(RULE_RATES[rule] * traces)) for rule in AUDIT_RULES}
     budget = traces // 4  # at most a quarter of a (tiny) day's traces carry a breach
     if sum(counts.values()) > budget:
-        rotated = AUDIT_RULES[day_index % len(AUDIT_RULES):] + AUDIT_RULES[:day_index % len(AUDIT_RULES)]
+        rotated = AUDIT_RULES[day_index % len(AUDIT_RULES) :] + AUDIT_RULES[: day_index % len(AUDIT_RULES)]
         counts = {rule: 1 for rule in rotated[:budget]}
     plan: list[tuple[str, str]] = []
     for rule, count in counts.items():
@@ -1431,12 +1976,23 @@ def _prepare_folders(out: Path, day_names: list[str], gzip_output: bool) -> None
             if entry.name in ours and entry.is_file():
                 entry.unlink()
             elif entry.name.endswith((".jsonl", ".jsonl.gz")):
-                raise ValueError(f"{folder} already holds trace file {entry.name!r} that this run would not "
-                                 f"write; generate into an empty folder")
+                raise ValueError(
+                    f"{folder} already holds trace file {entry.name!r} that this run would not "
+                    f"write; generate into an empty folder"
+                )
 
 
-def generate(out_dir: Path, *, days: int, traces_per_day: int, seed: int = 42, start: dt.date | None = None,
-             gzip_output: bool = False, dirty: bool = False, progress: bool = False) -> dict:
+def generate(
+    out_dir: Path,
+    *,
+    days: int,
+    traces_per_day: int,
+    seed: int = 42,
+    start: dt.date | None = None,
+    gzip_output: bool = False,
+    dirty: bool = False,
+    progress: bool = False,
+) -> dict:
     """Writes `days` delivery days of sample trace logs under `out_dir`; returns the manifest.
 
     Deterministic: the same arguments give byte-identical files and manifest. See the module
@@ -1455,10 +2011,21 @@ def generate(out_dir: Path, *, days: int, traces_per_day: int, seed: int = 42, s
         first = 0
         for s, shard in enumerate(SHARDS):
             count = per_shard + (1 if s < extra else 0)
-            specs.append({"out_dir": str(out), "day": day, "day_index": day_index, "last_day": day_index == days - 1,
-                          "shard": shard, "seed": seed, "first_trace": first, "end_trace": first + count,
-                          "injections": {str(k): v for k, v in injections.items() if first <= k < first + count},
-                          "gzip": gzip_output, "dirty": dirty})
+            specs.append(
+                {
+                    "out_dir": str(out),
+                    "day": day,
+                    "day_index": day_index,
+                    "last_day": day_index == days - 1,
+                    "shard": shard,
+                    "seed": seed,
+                    "first_trace": first,
+                    "end_trace": first + count,
+                    "injections": {str(k): v for k, v in injections.items() if first <= k < first + count},
+                    "gzip": gzip_output,
+                    "dirty": dirty,
+                }
+            )
             first += count
     specs = [s for s in specs if s["end_trace"] > s["first_trace"]]
 
@@ -1502,12 +2069,20 @@ def _run_in_workers(specs: list[dict], workers: int, bar) -> list[dict]:
     errors: list[BaseException] = []
     lock = threading.Lock()
     package_root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p),
+    }
 
     def serve() -> None:
         with tempfile.TemporaryFile() as stderr:
-            child = subprocess.Popen([sys.executable, "-m", "trace_platform.lib.generator", "--worker"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env)
+            child = subprocess.Popen(
+                [sys.executable, "-m", "trace_platform.lib.generator", "--worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+            )
             try:
                 while not errors:
                     try:
@@ -1520,9 +2095,13 @@ def _run_in_workers(specs: list[dict], workers: int, bar) -> list[dict]:
                     if not line:
                         child.wait()
                         stderr.seek(0)
-                        detail = stderr.read().decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                        raise RuntimeError(f"generator worker for {spec['day']}/{spec['shard']} failed "
-                                           f"(exit {child.returncode}): {detail[0]}")
+                        detail = stderr.read().decode(errors="replace").strip().splitlines()[-1:] or [
+                            "no output"
+                        ]
+                        raise RuntimeError(
+                            f"generator worker for {spec['day']}/{spec['shard']} failed "
+                            f"(exit {child.returncode}): {detail[0]}"
+                        )
                     results[index] = json.loads(line)
                     if bar is not None:
                         with lock:
@@ -1555,8 +2134,17 @@ def _worker_main() -> None:
 _FIGURES = ("lines_read", "blank_lines", "events_loaded", "duplicates_dropped", "lines_quarantined")
 
 
-def _manifest(results: list[dict], out: Path, day_names: list[str], seed: int, start: dt.date, days: int,
-              traces_per_day: int, gzip_output: bool, dirty: bool) -> dict:
+def _manifest(
+    results: list[dict],
+    out: Path,
+    day_names: list[str],
+    seed: int,
+    start: dt.date,
+    days: int,
+    traces_per_day: int,
+    gzip_output: bool,
+    dirty: bool,
+) -> dict:
     files: dict[str, dict] = {}
     expected: dict[str, list[str]] = {rule: [] for rule in AUDIT_RULES}
     event_types: Counter = Counter()
@@ -1581,37 +2169,62 @@ def _manifest(results: list[dict], out: Path, day_names: list[str], seed: int, s
         reasons: Counter = Counter()
         for f in day_files.values():
             reasons.update(f["quarantined_by_reason"])
-        per_day[day] = {"traces": traces_by_day[day], "files": len(day_files),
-                        **{k: sum(f[k] for f in day_files.values()) for k in _FIGURES},
-                        "quarantined_by_reason": dict(sorted(reasons.items()))}
+        per_day[day] = {
+            "traces": traces_by_day[day],
+            "files": len(day_files),
+            **{k: sum(f[k] for f in day_files.values()) for k in _FIGURES},
+            "quarantined_by_reason": dict(sorted(reasons.items())),
+        }
     all_reasons: Counter = Counter()
     for f in files.values():
         all_reasons.update(f["quarantined_by_reason"])
     events = sum(event_types.values())
-    totals = {"traces": sum(traces_by_day.values()), "sessions": sessions, "events": events,
-              "files": len(files), **{k: sum(f[k] for f in files.values()) for k in _FIGURES},
-              "conflicts": all_reasons.get("conflict", 0), "late_events": late_events,
-              "expected_breaches": sum(len(v) for v in expected.values())}
+    totals = {
+        "traces": sum(traces_by_day.values()),
+        "sessions": sessions,
+        "events": events,
+        "files": len(files),
+        **{k: sum(f[k] for f in files.values()) for k in _FIGURES},
+        "conflicts": all_reasons.get("conflict", 0),
+        "late_events": late_events,
+        "expected_breaches": sum(len(v) for v in expected.values()),
+    }
     assert totals["events_loaded"] == events, (totals["events_loaded"], events)
     return {
         "format": "agent-trace-event-v1",
         "generator_version": GENERATOR_VERSION,
-        "arguments": {"days": days, "traces_per_day": traces_per_day, "seed": seed, "start": start.isoformat(),
-                      "gzip": gzip_output, "dirty": dirty},
+        "arguments": {
+            "days": days,
+            "traces_per_day": traces_per_day,
+            "seed": seed,
+            "start": start.isoformat(),
+            "gzip": gzip_output,
+            "dirty": dirty,
+        },
         "days": per_day,
         "totals": totals,
         "quarantined_by_reason": dict(sorted(all_reasons.items())),
         "event_types": {t: event_types.get(t, 0) for t in EVENT_TYPES},
         "expected_breaches": {rule: sorted(keys) for rule, keys in expected.items()},
-        "breach_keys": {"R1": "trace_id", "R2": "tool_call_id", "R3": "tool_call_id", "R4": "tool_call_id",
-                        "R5": "tool_call_id", "R6": "tool_call_id (of the side effect)", "R7": "trace_id",
-                        "R8": "event_id (of the model_call)", "R10": "tool_call_id"},
+        "breach_keys": {
+            "R1": "trace_id",
+            "R2": "tool_call_id",
+            "R3": "tool_call_id",
+            "R4": "tool_call_id",
+            "R5": "tool_call_id",
+            "R6": "tool_call_id (of the side effect)",
+            "R7": "trace_id",
+            "R8": "event_id (of the model_call)",
+            "R10": "tool_call_id",
+        },
         "injections": dict(sorted(injections.items())),
         "rule_rates": RULE_RATES,
         "scenarios": dict(sorted(scenarios.items())),
-        "late_policy": ("next-morning feedback and late-logged retries are delivered in the next day's "
-                        "<shard>.late file; on the last generated day, late feedback is not emitted and "
-                        "late-logged retries are delivered in that day's own shard file"),
+        "late_policy": (
+            "next-morning feedback and late-logged retries are delivered in the next day's "
+            "<shard>.late file; on the last generated day, late feedback is not emitted and "
+            "late-logged retries are delivered in that day's own shard file"
+        ),
         "files": files,
     }
 

@@ -25,8 +25,14 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # json.scanner's number grammar; a fraction or an exponent makes a float, as in json.loads
 _NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")
 # the non-standard constants json.loads accepts, so both paths accept the same texts
-_LITERALS = (("null", None), ("true", True), ("false", False),
-             ("NaN", float("nan")), ("Infinity", float("inf")), ("-Infinity", float("-inf")))
+_LITERALS = (
+    ("null", None),
+    ("true", True),
+    ("false", False),
+    ("NaN", float("nan")),
+    ("Infinity", float("inf")),
+    ("-Infinity", float("-inf")),
+)
 
 
 def loads(text: str):
@@ -62,8 +68,12 @@ def canonical_json(text: str | None) -> str | None:
 
 def _normalise_scalar(value):
     # an integral float is the same JSON number as the integer
-    if (isinstance(value, float) and math.isfinite(value) and value.is_integer()
-            and abs(value) < _MAX_EXACT_INT):
+    if (
+        isinstance(value, float)
+        and math.isfinite(value)
+        and value.is_integer()
+        and abs(value) < _MAX_EXACT_INT
+    ):
         return int(value)
     return value
 
@@ -113,17 +123,17 @@ def _skip(text: str, index: int) -> int:
 
 def _key(text: str, index: int) -> tuple[str, int]:
     """An object key and the index of its value."""
-    if text[index:index + 1] != '"':
+    if text[index : index + 1] != '"':
         raise ValueError(f"expecting a property name at {index}")
     key, index = scanstring(text, index + 1, True)
     index = _skip(text, index)
-    if text[index:index + 1] != ":":
+    if text[index : index + 1] != ":":
         raise ValueError(f"expecting ':' at {index}")
     return key, _skip(text, index + 1)
 
 
 def _scalar(text: str, index: int):
-    if text[index:index + 1] == '"':
+    if text[index : index + 1] == '"':
         return scanstring(text, index + 1, True)
     number = _NUMBER.match(text, index)
     if number:
@@ -142,11 +152,11 @@ def _loads_iterative(text: str):
     stack: list[list] = []
     index = _skip(text, 0)
     while True:
-        opener = text[index:index + 1]
+        opener = text[index : index + 1]
         if opener in ("{", "["):
             index = _skip(text, index + 1)
             closer = "}" if opener == "{" else "]"
-            if text[index:index + 1] == closer:
+            if text[index : index + 1] == closer:
                 value, index = ({} if opener == "{" else []), index + 1
             elif opener == "{":
                 key, index = _key(text, index)
@@ -169,7 +179,7 @@ def _loads_iterative(text: str):
                 container.append(value)
             else:
                 container[key] = value
-            separator = text[index:index + 1]
+            separator = text[index : index + 1]
             if separator == ",":
                 index = _skip(text, index + 1)
                 if isinstance(container, dict):

@@ -71,7 +71,11 @@ def otlp_partition_dir(landing: Path, partition_key: str) -> Path:
 
 def partition_folders(landing: Path, partition_key: str) -> list[Path]:
     """The delivery folders of a day that exist: the native one and/or the OTLP one."""
-    return [d for d in (partition_dir(landing, partition_key), otlp_partition_dir(landing, partition_key)) if d.is_dir()]
+    return [
+        d
+        for d in (partition_dir(landing, partition_key), otlp_partition_dir(landing, partition_key))
+        if d.is_dir()
+    ]
 
 
 class _HardLinks:
@@ -107,13 +111,18 @@ class _HardLinks:
         _, depth, path = heapq.heappop(self._queue)
         try:
             identity = os.stat(path, follow_symlinks=False)
-            if not stat_mode.S_ISDIR(identity.st_mode) or (identity.st_dev, identity.st_ino) in self._seen_dirs:
+            if (
+                not stat_mode.S_ISDIR(identity.st_mode)
+                or (identity.st_dev, identity.st_ino) in self._seen_dirs
+            ):
                 return  # replaced by a symlink since it was listed, or already scanned
             self._seen_dirs.add((identity.st_dev, identity.st_ino))
             with os.scandir(path) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
-                        heapq.heappush(self._queue, (self._priority(entry.path, depth + 1), depth + 1, entry.path))
+                        heapq.heappush(
+                            self._queue, (self._priority(entry.path, depth + 1), depth + 1, entry.path)
+                        )
                     elif entry.is_file(follow_symlinks=False):
                         st = entry.stat(follow_symlinks=False)
                         if st.st_nlink > 1:
@@ -130,8 +139,14 @@ class _HardLinks:
         return min(self._links.get(key, 0), file_stat.st_nlink)
 
 
-def _list_folder(landing: Path, folder: Path, prefix: str, suffixes: tuple[str, ...],
-                 partition_key: str, hard_links: _HardLinks) -> tuple[list[LandingFile], list[str]]:
+def _list_folder(
+    landing: Path,
+    folder: Path,
+    prefix: str,
+    suffixes: tuple[str, ...],
+    partition_key: str,
+    hard_links: _HardLinks,
+) -> tuple[list[LandingFile], list[str]]:
     root = landing.resolve()
     files: list[LandingFile] = []
     ignored: list[str] = []
@@ -181,10 +196,17 @@ def list_partition_files(landing: Path, partition_key: str) -> PartitionListing:
     between delivery days, `cp -al`). Both are checked here, when the day is listed.
     """
     hard_links = _HardLinks(landing.resolve(), partition_key)
-    native, ignored_native = _list_folder(landing, partition_dir(landing, partition_key), "",
-                                          NATIVE_SUFFIXES, partition_key, hard_links)
-    otlp, ignored_otlp = _list_folder(landing, otlp_partition_dir(landing, partition_key), f"{OTLP_DIR}/",
-                                      OTLP_SUFFIXES, partition_key, hard_links)
+    native, ignored_native = _list_folder(
+        landing, partition_dir(landing, partition_key), "", NATIVE_SUFFIXES, partition_key, hard_links
+    )
+    otlp, ignored_otlp = _list_folder(
+        landing,
+        otlp_partition_dir(landing, partition_key),
+        f"{OTLP_DIR}/",
+        OTLP_SUFFIXES,
+        partition_key,
+        hard_links,
+    )
     return PartitionListing(files=native + otlp, ignored=ignored_native + ignored_otlp)
 
 

@@ -27,7 +27,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from trace_platform.lib.landing import LandingFile
 from trace_platform.lib.settings import IngestLimits
@@ -50,7 +49,9 @@ class PreparedFile:
 
 def marker_line(token: str, reason: str, original_bytes: int, preview: str) -> str:
     """A line that cannot be a trace event (it starts with NUL) and carries a quarantine reason."""
-    return f"\x00{token}{MARKER_SEPARATOR}{reason}{MARKER_SEPARATOR}{original_bytes}{MARKER_SEPARATOR}{preview}"
+    return (
+        f"\x00{token}{MARKER_SEPARATOR}{reason}{MARKER_SEPARATOR}{original_bytes}{MARKER_SEPARATOR}{preview}"
+    )
 
 
 class _Damaged(Exception):
@@ -82,8 +83,9 @@ class _HashingReader:
         self._raw.close()
 
 
-def _chunks(file: LandingFile, limits: IngestLimits, size: int = _CHUNK,
-            hashing: _HashingReader | None = None) -> Iterator[bytes]:
+def _chunks(
+    file: LandingFile, limits: IngestLimits, size: int = _CHUNK, hashing: _HashingReader | None = None
+) -> Iterator[bytes]:
     """The file's bytes (inflated for gzip) in chunks of at most `size`.
 
     Gzip is inflated chunk by chunk, never whole: once the output passes the file's allowance,
@@ -101,7 +103,8 @@ def _chunks(file: LandingFile, limits: IngestLimits, size: int = _CHUNK,
                     f"gzip of {file.size_bytes} bytes inflates beyond {allowance} bytes (stopped reading at "
                     f"{inflated}); limit: {limits.max_decompression_ratio:g}x the file size, at least "
                     f"{limits.decompressed_floor_bytes} and at most {limits.max_decompressed_bytes} bytes "
-                    "(TRACE_PLATFORM_MAX_DECOMPRESSION_RATIO, TRACE_PLATFORM_MAX_DECOMPRESSED_BYTES)")
+                    "(TRACE_PLATFORM_MAX_DECOMPRESSION_RATIO, TRACE_PLATFORM_MAX_DECOMPRESSED_BYTES)"
+                )
             yield chunk
     finally:
         raw.close()
@@ -132,7 +135,9 @@ class _Scanner:
         if self._since_newline > self._limits.max_line_bytes:
             raise _Damaged
         if not self.needs_rewrite:
-            self.needs_rewrite = b"\r" in chunk or b"\n\n" in self._previous_byte + chunk[:1] or b"\n\n" in chunk
+            self.needs_rewrite = (
+                b"\r" in chunk or b"\n\n" in self._previous_byte + chunk[:1] or b"\n\n" in chunk
+            )
         self._previous_byte = chunk[-1:]
 
 
@@ -243,7 +248,9 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _copy_prefixed(file: LandingFile, copy_path: Path, chunks: Iterator[bytes], scanner: _Scanner | None) -> None:
+def _copy_prefixed(
+    file: LandingFile, copy_path: Path, chunks: Iterator[bytes], scanner: _Scanner | None
+) -> None:
     writer = _PrefixedWriter(copy_path)
     try:
         for chunk in chunks:
@@ -267,7 +274,9 @@ def repair_file(prepared: PreparedFile, work_dir: Path, index: int, limits: Inge
     prepared.read_path, prepared.prefixed = copy_path, True
 
 
-def prepare_file(file: LandingFile, index: int, work_dir: Path, limits: IngestLimits, token: str) -> PreparedFile:
+def prepare_file(
+    file: LandingFile, index: int, work_dir: Path, limits: IngestLimits, token: str
+) -> PreparedFile:
     """Hashes and checks one landing file (one pass) and decides how DuckDB reads it."""
     prepared = PreparedFile(file=file)
     copy_path = work_dir / f"file_{index:05d}.jsonl"
@@ -309,11 +318,15 @@ def prepare_file(file: LandingFile, index: int, work_dir: Path, limits: IngestLi
     return prepared
 
 
-def prepare_files(files: list[LandingFile], work_dir: Path, limits: IngestLimits, token: str) -> list[PreparedFile]:
+def prepare_files(
+    files: list[LandingFile], work_dir: Path, limits: IngestLimits, token: str
+) -> list[PreparedFile]:
     """Prepares files on a small thread pool (hashing and zlib release the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     work_dir.mkdir(parents=True, exist_ok=True)
     workers = max(1, min(len(files), os.cpu_count() or 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda item: prepare_file(item[1], item[0], work_dir, limits, token), enumerate(files)))
+        return list(
+            pool.map(lambda item: prepare_file(item[1], item[0], work_dir, limits, token), enumerate(files))
+        )

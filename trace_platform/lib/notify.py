@@ -139,14 +139,20 @@ class CompositeNotifier:
         return f"CompositeNotifier({self.notifiers!r})"
 
 
-def notifier_from_env(env: Mapping[str, str] | None = None, logger: Any | None = None,
-                      default_file: str | os.PathLike | None = None) -> Notifier:
+def notifier_from_env(
+    env: Mapping[str, str] | None = None,
+    logger: Any | None = None,
+    default_file: str | os.PathLike | None = None,
+) -> Notifier:
     """The configured notifier: the local file (or the log), plus the webhook when one is set."""
     env = os.environ if env is None else env
     target = env.get(FILE_ENV, "").strip()
     fallback = Path(default_file) if default_file else DEFAULT_ALERT_FILE
-    local: Notifier = LogNotifier(logger) if target == "-" else FileNotifier(
-        Path(target).absolute() if target else fallback.absolute())
+    local: Notifier = (
+        LogNotifier(logger)
+        if target == "-"
+        else FileNotifier(Path(target).absolute() if target else fallback.absolute())
+    )
     url = env.get(WEBHOOK_ENV, "").strip()
     if not url:
         return local

@@ -59,7 +59,6 @@ _BACKSLASH, _QUOTE, _UNICODE, _UNICODE_END = "chr(983041)", "chr(983042)", "chr(
 _CONTROL_ESCAPES = (("\\n", 10), ("\\r", 13), ("\\t", 9), ("\\b", 8), ("\\f", 12))
 
 
-
 def _nested(open_: str, close: str, depth: int) -> str:
     """RE2 for a bracketed value holding brackets of the same kind nested up to `depth` levels."""
     other = f"[^\\{open_}\\{close}]"
@@ -75,24 +74,126 @@ JSON_KEY_NESTING = 8
 
 # Values a json_key rule replaces by default: a string, a number, or an object / array nested at
 # most JSON_KEY_NESTING levels (deeper ones are handled member by member through their own keys).
-DEFAULT_JSON_VALUE = (r'"[^"]*"|-?[0-9][0-9.eE+-]*|' + _nested("{", "}", JSON_KEY_NESTING) + "|"
-                      + _nested("[", "]", JSON_KEY_NESTING))
+DEFAULT_JSON_VALUE = (
+    r'"[^"]*"|-?[0-9][0-9.eE+-]*|'
+    + _nested("{", "}", JSON_KEY_NESTING)
+    + "|"
+    + _nested("[", "]", JSON_KEY_NESTING)
+)
 
 # Country code -> IBAN length (SWIFT IBAN registry, plus the countries of the partial registry).
 IBAN_LENGTHS = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
-    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
-    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
-    "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
-    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
-    "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28,
-    "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "QA": 29, "RO": 24, "RS": 22, "RU": 33,
-    "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25, "SV": 28,
-    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+    "AD": 24,
+    "AE": 23,
+    "AL": 28,
+    "AT": 20,
+    "AZ": 28,
+    "BA": 20,
+    "BE": 16,
+    "BG": 22,
+    "BH": 22,
+    "BI": 27,
+    "BR": 29,
+    "BY": 28,
+    "CH": 21,
+    "CR": 22,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DJ": 27,
+    "DK": 18,
+    "DO": 28,
+    "EE": 20,
+    "EG": 29,
+    "ES": 24,
+    "FI": 18,
+    "FK": 18,
+    "FO": 18,
+    "FR": 27,
+    "GB": 22,
+    "GE": 22,
+    "GI": 23,
+    "GL": 18,
+    "GR": 27,
+    "GT": 28,
+    "HN": 28,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IL": 23,
+    "IQ": 23,
+    "IS": 26,
+    "IT": 27,
+    "JO": 30,
+    "KW": 30,
+    "KZ": 20,
+    "LB": 28,
+    "LC": 32,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "LY": 25,
+    "MC": 27,
+    "MD": 24,
+    "ME": 22,
+    "MK": 19,
+    "MN": 20,
+    "MR": 27,
+    "MT": 31,
+    "MU": 30,
+    "NI": 28,
+    "NL": 18,
+    "NO": 15,
+    "OM": 23,
+    "PK": 24,
+    "PL": 28,
+    "PS": 29,
+    "QA": 29,
+    "RO": 24,
+    "RS": 22,
+    "RU": 33,
+    "SA": 24,
+    "SC": 31,
+    "SD": 18,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "SM": 27,
+    "SO": 23,
+    "ST": 25,
+    "SV": 28,
+    "TL": 23,
+    "TN": 24,
+    "TR": 26,
+    "UA": 29,
+    "VA": 22,
+    "VG": 24,
+    "XK": 20,
+    "YE": 30,
     # partial registry (Africa, Iran)
-    "AO": 25, "BF": 28, "BJ": 28, "CF": 27, "CG": 27, "CI": 28, "CM": 27, "CV": 25, "DZ": 26, "GA": 27,
-    "GQ": 27, "GW": 25, "IR": 26, "KM": 27, "MA": 28, "MG": 27, "ML": 28, "MZ": 25, "NE": 28, "SN": 28,
-    "TD": 27, "TG": 28,
+    "AO": 25,
+    "BF": 28,
+    "BJ": 28,
+    "CF": 27,
+    "CG": 27,
+    "CI": 28,
+    "CM": 27,
+    "CV": 25,
+    "DZ": 26,
+    "GA": 27,
+    "GQ": 27,
+    "GW": 25,
+    "IR": 26,
+    "KM": 27,
+    "MA": 28,
+    "MG": 27,
+    "ML": 28,
+    "MZ": 25,
+    "NE": 28,
+    "SN": 28,
+    "TD": 27,
+    "TG": 28,
 }
 
 # The validated rule also applied to bare JSON numbers (outside strings), e.g. {"card": 4111111111111111}.
@@ -131,16 +232,25 @@ def sql_literal(text: str) -> str:
 
 
 def _capturing_groups(pattern: str) -> int:
-    stripped = re.sub(r"\\.", "", pattern)           # escaped characters, e.g. \( or \[
-    stripped = re.sub(r"\[[^\]]*\]", "", stripped)   # character classes
+    stripped = re.sub(r"\\.", "", pattern)  # escaped characters, e.g. \( or \[
+    stripped = re.sub(r"\[[^\]]*\]", "", stripped)  # character classes
     return len(re.findall(r"\((?!\?)", stripped))
 
 
 def _rule(raw: dict, index: int) -> Rule:
     if not isinstance(raw, dict):
         raise RedactionConfigError(f"rule #{index + 1}: expected a mapping")
-    known = {"id", "description", "kind", "pattern", "replacement", "enabled", "validate", "key_pattern",
-             "value_pattern"}
+    known = {
+        "id",
+        "description",
+        "kind",
+        "pattern",
+        "replacement",
+        "enabled",
+        "validate",
+        "key_pattern",
+        "value_pattern",
+    }
     unknown = set(raw) - known
     rule_id = raw.get("id")
     where = f"rule {rule_id!r}" if rule_id else f"rule #{index + 1}"
@@ -153,31 +263,45 @@ def _rule(raw: dict, index: int) -> Rule:
         raise RedactionConfigError(f"{where}: kind must be one of {KINDS}")
     replacement = raw.get("replacement")
     if not isinstance(replacement, str) or not _REPLACEMENT.fullmatch(replacement):
-        raise RedactionConfigError(f"{where}: replacement must be non-empty text without quotes, control "
-                                   "characters or backslashes (other than \\1..\\9)")
+        raise RedactionConfigError(
+            f"{where}: replacement must be non-empty text without quotes, control "
+            "characters or backslashes (other than \\1..\\9)"
+        )
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise RedactionConfigError(f"{where}: enabled must be true or false")
     for name in ("description", "pattern", "validate", "key_pattern", "value_pattern"):
         if raw.get(name) is not None and not isinstance(raw[name], str):
             raise RedactionConfigError(f"{where}: {name} must be a string")
-    rule = Rule(id=rule_id, description=(raw.get("description") or "").strip(), kind=kind,
-                replacement=replacement, enabled=enabled, pattern=raw.get("pattern"),
-                validate=raw.get("validate"), key_pattern=raw.get("key_pattern"),
-                value_pattern=raw.get("value_pattern"))
+    rule = Rule(
+        id=rule_id,
+        description=(raw.get("description") or "").strip(),
+        kind=kind,
+        replacement=replacement,
+        enabled=enabled,
+        pattern=raw.get("pattern"),
+        validate=raw.get("validate"),
+        key_pattern=raw.get("key_pattern"),
+        value_pattern=raw.get("value_pattern"),
+    )
     if kind == "json_key":
         if not rule.key_pattern or rule.pattern or rule.validate:
-            raise RedactionConfigError(f"{where}: a json_key rule has key_pattern (and optional value_pattern) only")
+            raise RedactionConfigError(
+                f"{where}: a json_key rule has key_pattern (and optional value_pattern) only"
+            )
         for name in ("key_pattern", "value_pattern"):
             value = getattr(rule, name)
-            if value is not None and (_capturing_groups(value) or '"' in value.replace('\\"', "")
-                                      and name == "key_pattern"):
+            if value is not None and (
+                _capturing_groups(value) or '"' in value.replace('\\"', "") and name == "key_pattern"
+            ):
                 raise RedactionConfigError(f"{where}: {name} must use (?:...) groups only and no quote")
         if "\\" in replacement:
             raise RedactionConfigError(f"{where}: a json_key replacement cannot refer to groups")
     else:
         if not rule.pattern or rule.key_pattern or rule.value_pattern:
-            raise RedactionConfigError(f"{where}: a {kind} rule has a pattern (and no key_pattern/value_pattern)")
+            raise RedactionConfigError(
+                f"{where}: a {kind} rule has a pattern (and no key_pattern/value_pattern)"
+            )
         if kind == "validated":
             if rule.validate not in ("luhn", "iban_mod97") and not _DIGITS.fullmatch(rule.validate or ""):
                 raise RedactionConfigError(f"{where}: validate must be luhn, iban_mod97 or digits:MIN-MAX")
@@ -188,12 +312,18 @@ def _rule(raw: dict, index: int) -> Rule:
         groups = _capturing_groups(rule.pattern)
         refs = [int(n) for n in re.findall(r"\\([1-9])", replacement)]
         if refs and max(refs) > groups:
-            raise RedactionConfigError(f"{where}: replacement refers to group {max(refs)}, pattern has {groups}")
+            raise RedactionConfigError(
+                f"{where}: replacement refers to group {max(refs)}, pattern has {groups}"
+            )
     return rule
 
 
 def parse_rules(document: object, source: str = "<config>") -> tuple[Rule, ...]:
-    if not isinstance(document, dict) or document.get("version") != 1 or not isinstance(document.get("rules"), list):
+    if (
+        not isinstance(document, dict)
+        or document.get("version") != 1
+        or not isinstance(document.get("rules"), list)
+    ):
         raise RedactionConfigError(f"{source}: expected `version: 1` and a `rules:` list")
     rules = tuple(_rule(raw, i) for i, raw in enumerate(document["rules"]))
     ids = [r.id for r in rules]
@@ -214,11 +344,14 @@ def _check_regexes(rules: tuple[Rule, ...], source: str) -> None:
                 if value is None:
                     continue
                 try:
-                    con.execute(f"SELECT regexp_replace('x', {sql_literal(value)}, "
-                                f"{sql_literal(rule.replacement if name == 'pattern' else 'x')}, 'g')").fetchall()
+                    con.execute(
+                        f"SELECT regexp_replace('x', {sql_literal(value)}, "
+                        f"{sql_literal(rule.replacement if name == 'pattern' else 'x')}, 'g')"
+                    ).fetchall()
                 except duckdb.Error as exc:
-                    raise RedactionConfigError(f"{source}: rule {rule.id!r}: bad {name}: "
-                                               f"{str(exc).splitlines()[0]}") from None
+                    raise RedactionConfigError(
+                        f"{source}: rule {rule.id!r}: bad {name}: {str(exc).splitlines()[0]}"
+                    ) from None
     finally:
         con.close()
 
@@ -242,6 +375,7 @@ def _load_rules_cached(path: str, _mtime: int, _size: int) -> tuple[Rule, ...]:
 
 
 # ---- SQL generation ----------------------------------------------------------------------------
+
 
 def _check_sql(validate: str, candidate: str) -> str:
     if validate == "luhn":
@@ -271,24 +405,28 @@ def _text_rule_sql(rule: Rule, expr: str, json_mode: bool = False) -> str:
     if rule.validate == "iban_mod97":
         # a match may have run into the next word ("ES91 2100 0418 4502 0005 1332 para"): each match
         # stands for its longest prefix of whole space-separated groups that is a valid IBAN
-        return (f"list_transform([{expr}], lambda __rs: list_reduce(list_prepend(__rs, list_filter(list_transform("
-                f"regexp_extract_all(__rs, {pattern}), lambda __rc: list_filter(list_transform("
-                "range(len(string_split(__rc, ' ')), 0, -1), lambda __rk: "
-                "array_to_string(string_split(__rc, ' ')[1:__rk], ' ')), "
-                f"lambda __rp: {_check_sql(rule.validate, '__rp')})[1]), lambda __rc: __rc IS NOT NULL)), "
-                f"lambda __ra, __rc: replace(__ra, __rc, {replacement})))[1]")
+        return (
+            f"list_transform([{expr}], lambda __rs: list_reduce(list_prepend(__rs, list_filter(list_transform("
+            f"regexp_extract_all(__rs, {pattern}), lambda __rc: list_filter(list_transform("
+            "range(len(string_split(__rc, ' ')), 0, -1), lambda __rk: "
+            "array_to_string(string_split(__rc, ' ')[1:__rk], ' ')), "
+            f"lambda __rp: {_check_sql(rule.validate, '__rp')})[1]), lambda __rc: __rc IS NOT NULL)), "
+            f"lambda __ra, __rc: replace(__ra, __rc, {replacement})))[1]"
+        )
     # validated: the matches that pass the check are replaced, each everywhere it occurs; with a
     # capturing group, group 1 is the candidate and the rest of the match only context.
     # list_transform([x], lambda s: ...)[1] binds x once (a macro would repeat the expression).
     group = ", 1" if _capturing_groups(rule.pattern) else ""
-    return (f"list_transform([{expr}], lambda __rs: list_reduce(list_prepend(__rs, list_filter("
-            f"regexp_extract_all(__rs, {pattern}{group}), lambda __rc: len(__rc) > 0 AND {_check_sql(rule.validate, '__rc')})), "
-            f"lambda __ra, __rc: replace(__ra, __rc, {replacement})))[1]")
+    return (
+        f"list_transform([{expr}], lambda __rs: list_reduce(list_prepend(__rs, list_filter("
+        f"regexp_extract_all(__rs, {pattern}{group}), lambda __rc: len(__rc) > 0 AND {_check_sql(rule.validate, '__rc')})), "
+        f"lambda __ra, __rc: replace(__ra, __rc, {replacement})))[1]"
+    )
 
 
 def _json_key_rule_sql(rule: Rule, expr: str) -> str:
     value = rule.value_pattern or DEFAULT_JSON_VALUE
-    pattern = '"((?i:' + rule.key_pattern + '))"(\\s*:\\s*)(?:' + value + ')'
+    pattern = '"((?i:' + rule.key_pattern + '))"(\\s*:\\s*)(?:' + value + ")"
     replacement = '"\\1"\\2"' + rule.replacement + '"'
     return f"regexp_replace({expr}, {sql_literal(pattern)}, {sql_literal(replacement)}, 'g')"
 
@@ -304,13 +442,17 @@ def _bare_card_numbers_sql(expr: str, rule: Rule) -> str:
     quoted = sql_literal('\\1"' + rule.replacement + '"\\2')
     once = f"regexp_replace(__ra, {number}, {quoted}, 'g')"
     twice = f"regexp_replace({once}, {number}, {quoted}, 'g')"
-    chunk = ("CASE WHEN starts_with(__tok, '\"') THEN __tok ELSE list_reduce(list_prepend(__tok, list_filter("
-             "regexp_extract_all(__tok, '(?:^|[:\\[,])(-?[0-9][0-9.eE+-]*)', 1), lambda __rn: "
-             f"regexp_full_match(__rn, {sql_literal(rule.pattern)}) AND {_check_sql(rule.validate, '__rn')})), "
-             f"lambda __ra, __rn: {twice}) END")
-    return (f"list_transform([{expr}], lambda __bj: CASE WHEN regexp_matches(__bj, '[:\\[,][0-9]{{13,19}}[,\\]}}]') "
-            f"THEN array_to_string(list_transform(regexp_extract_all(__bj, '\"[^\"]*\"|[^\"]+'), "
-            f"lambda __tok: {chunk}), '') ELSE __bj END)[1]")
+    chunk = (
+        "CASE WHEN starts_with(__tok, '\"') THEN __tok ELSE list_reduce(list_prepend(__tok, list_filter("
+        "regexp_extract_all(__tok, '(?:^|[:\\[,])(-?[0-9][0-9.eE+-]*)', 1), lambda __rn: "
+        f"regexp_full_match(__rn, {sql_literal(rule.pattern)}) AND {_check_sql(rule.validate, '__rn')})), "
+        f"lambda __ra, __rn: {twice}) END"
+    )
+    return (
+        f"list_transform([{expr}], lambda __bj: CASE WHEN regexp_matches(__bj, '[:\\[,][0-9]{{13,19}}[,\\]}}]') "
+        f'THEN array_to_string(list_transform(regexp_extract_all(__bj, \'"[^"]*"|[^"]+\'), '
+        f"lambda __tok: {chunk}), '') ELSE __bj END)[1]"
+    )
 
 
 def _map_escapes(expr: str) -> str:
@@ -353,24 +495,33 @@ def macro_sql(rules: tuple[Rule, ...]) -> list[str]:
         json_text = _text_rule_sql(rule, json_text, json_mode=True)
     json_text = _unmap_escapes(json_text)
 
-    luhn = ("list_transform([regexp_replace(c, '[^0-9]', '', 'g')], lambda __d: "
-            "len(__d) BETWEEN 13 AND 19 AND NOT regexp_full_match(__d, '0+') AND "
-            "list_sum(list_transform(string_split(reverse(__d), ''), lambda __ch, __i: "
-            "CASE WHEN __i % 2 = 0 THEN (CASE WHEN __ch::INTEGER > 4 THEN __ch::INTEGER * 2 - 9 "
-            "ELSE __ch::INTEGER * 2 END) ELSE __ch::INTEGER END)) % 10 = 0)[1]")
+    luhn = (
+        "list_transform([regexp_replace(c, '[^0-9]', '', 'g')], lambda __d: "
+        "len(__d) BETWEEN 13 AND 19 AND NOT regexp_full_match(__d, '0+') AND "
+        "list_sum(list_transform(string_split(reverse(__d), ''), lambda __ch, __i: "
+        "CASE WHEN __i % 2 = 0 THEN (CASE WHEN __ch::INTEGER > 4 THEN __ch::INTEGER * 2 - 9 "
+        "ELSE __ch::INTEGER * 2 END) ELSE __ch::INTEGER END)) % 10 = 0)[1]"
+    )
     iban_lengths = "|" + "|".join(f"{cc}{n}" for cc, n in sorted(IBAN_LENGTHS.items())) + "|"
-    iban = ("list_transform([upper(regexp_replace(c, '[^A-Za-z0-9]', '', 'g'))], lambda __s: "
-            f"len(__s) BETWEEN 15 AND 34 AND contains('{iban_lengths}', '|' || substr(__s, 1, 2) || len(__s)::VARCHAR || '|') "
-            "AND list_reduce(list_prepend(0, list_transform("
-            "string_split(substr(__s, 5) || substr(__s, 1, 4), ''), lambda __ch: "
-            "CASE WHEN __ch BETWEEN '0' AND '9' THEN ascii(__ch) - 48 ELSE ascii(__ch) - 55 END)), "
-            "lambda __acc, __v: (__acc * CASE WHEN __v < 10 THEN 10 ELSE 100 END + __v) % 97) = 1)[1]")
+    iban = (
+        "list_transform([upper(regexp_replace(c, '[^A-Za-z0-9]', '', 'g'))], lambda __s: "
+        f"len(__s) BETWEEN 15 AND 34 AND contains('{iban_lengths}', '|' || substr(__s, 1, 2) || len(__s)::VARCHAR || '|') "
+        "AND list_reduce(list_prepend(0, list_transform("
+        "string_split(substr(__s, 5) || substr(__s, 1, 4), ''), lambda __ch: "
+        "CASE WHEN __ch BETWEEN '0' AND '9' THEN ascii(__ch) - 48 ELSE ascii(__ch) - 55 END)), "
+        "lambda __acc, __v: (__acc * CASE WHEN __v < 10 THEN 10 ELSE 100 END + __v) % 97) = 1)[1]"
+    )
     # Prefilters: a text no rule can match is returned as is after one scan. The trigger is the
     # union of the rules' own patterns, so it fires whenever any rule would change something (JSON:
     # or the text has escapes, which the rules see decoded).
     text_trigger = "|".join(f"(?:{_mode_pattern(r.pattern, False)})" for r in text_rules) or "$^"
-    json_trigger = "|".join([f'(?:"(?i:{r.key_pattern})"\\s*:)' for r in key_rules]
-                            + [f"(?:{_mode_pattern(r.pattern, True)})" for r in text_rules]) or "$^"
+    json_trigger = (
+        "|".join(
+            [f'(?:"(?i:{r.key_pattern})"\\s*:)' for r in key_rules]
+            + [f"(?:{_mode_pattern(r.pattern, True)})" for r in text_rules]
+        )
+        or "$^"
+    )
     return [
         f"CREATE OR REPLACE TEMP MACRO _redact_luhn(c) AS ({luhn})",
         f"CREATE OR REPLACE TEMP MACRO _redact_iban(c) AS ({iban})",
@@ -442,10 +593,17 @@ def redact_values(values: Iterable[object], path: str | os.PathLike | None = Non
         return values
     rules = load_rules(path)
     with _PRIVATE_LOCK:
-        rows = _private_connection(rules).execute(
-            "SELECT i, redact_text(v) FROM (SELECT unnest(range(len(l))) AS i, unnest(l) AS v "
-            "FROM (SELECT ?::VARCHAR[] AS l))", [texts]).fetchall()
+        rows = (
+            _private_connection(rules)
+            .execute(
+                "SELECT i, redact_text(v) FROM (SELECT unnest(range(len(l))) AS i, unnest(l) AS v "
+                "FROM (SELECT ?::VARCHAR[] AS l))",
+                [texts],
+            )
+            .fetchall()
+        )
     redacted = dict(rows)
-    return [value if text is None or redacted[i] == text else redacted[i]
-            for i, (value, text) in enumerate(zip(values, texts, strict=True))]
-
+    return [
+        value if text is None or redacted[i] == text else redacted[i]
+        for i, (value, text) in enumerate(zip(values, texts, strict=True))
+    ]

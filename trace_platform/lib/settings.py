@@ -99,6 +99,7 @@ def raw_payload_retention_days() -> int | None:
     if value.lower() in ("keep", "forever"):
         return None
     if not value.isascii() or not value.isdigit() or len(value) > 5:
-        raise ValueError(f"{RAW_PAYLOAD_RETENTION_ENV}={value!r}: expected a number of days (0-99999) "
-                         "or 'keep'")
+        raise ValueError(
+            f"{RAW_PAYLOAD_RETENTION_ENV}={value!r}: expected a number of days (0-99999) or 'keep'"
+        )
     return int(value)

@@ -75,7 +75,12 @@ assert not NEVER_PUBLISHED & set(READER_SCHEMAS)
 TRACE_CHANGES = ("intermediate", "int_trace_changes")
 CHANGE_LOG = ("raw", "trace_change_log")
 # Tracked tables: a column holding a delivery day of the row's trace (see the module docstring).
-TRACKED_BUCKET_COLUMNS = ("delivery_date", "first_delivery_date", "detected_in_partition", "last_delivery_date")
+TRACKED_BUCKET_COLUMNS = (
+    "delivery_date",
+    "first_delivery_date",
+    "detected_in_partition",
+    "last_delivery_date",
+)
 # Fingerprinted tables: any date that spreads the rows over days.
 FINGERPRINT_BUCKET_COLUMNS = ("partition_date", "activity_date", *TRACKED_BUCKET_COLUMNS)
 # Types Parquet cannot hold exactly: stored as text and cast back by the reader's views.
@@ -91,6 +96,7 @@ class SnapshotError(RuntimeError):
 
 
 # --- paths ------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SnapshotPaths:
@@ -116,7 +122,9 @@ class SnapshotPaths:
         return self.manifests / f"v{version:08d}.json"
 
 
-def snapshot_paths(warehouse: str | os.PathLike | None = None, reader: str | os.PathLike | None = None) -> SnapshotPaths:
+def snapshot_paths(
+    warehouse: str | os.PathLike | None = None, reader: str | os.PathLike | None = None
+) -> SnapshotPaths:
     """The reader of a warehouse: explicit, TRACE_PLATFORM_READER, or `<warehouse stem>.reader.duckdb` beside it."""
     from trace_platform.lib import settings
 
@@ -208,19 +216,32 @@ def _check_file(root: Path, rel: str, record: dict | None, mode: str) -> tuple[s
 def _parallel(function, items: list):
     if len(items) < 2:
         return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1, 8)) as pool:  # hashlib drops the GIL
+    with ThreadPoolExecutor(
+        max_workers=min(len(items), os.cpu_count() or 1, 8)
+    ) as pool:  # hashlib drops the GIL
         return list(pool.map(function, items))
 
 
-def verify_files(root: Path, records: dict[str, dict | None], mode: str = "sha256") -> tuple[dict[str, str], dict]:
+def verify_files(
+    root: Path, records: dict[str, dict | None], mode: str = "sha256"
+) -> tuple[dict[str, str], dict]:
     """(failures: file -> why, verified: file -> record) for files relative to `root`."""
-    results = _parallel(lambda item: (item[0], *_check_file(root, item[0], item[1], mode)), sorted(records.items()))
-    return ({rel: why for rel, why, _ in results if why}, {rel: record for rel, why, record in results if not why})
+    results = _parallel(
+        lambda item: (item[0], *_check_file(root, item[0], item[1], mode)), sorted(records.items())
+    )
+    return (
+        {rel: why for rel, why, _ in results if why},
+        {rel: record for rel, why, record in results if not why},
+    )
 
 
 def _version_files(manifest: dict) -> set[str]:
-    return {f for entry in manifest.get("tables", {}).values() for bucket in entry.get("buckets", {}).values()
-            for f in bucket.get("files", [])}
+    return {
+        f
+        for entry in manifest.get("tables", {}).values()
+        for bucket in entry.get("buckets", {}).values()
+        for f in bucket.get("files", [])
+    }
 
 
 @dataclass(frozen=True)
@@ -248,7 +269,9 @@ def verify_reader(reader: str | os.PathLike, verify: str | None = None) -> Reade
     target = Path(reader).resolve()
     match = _VERSION_FILE.match(target.name)
     if not match or match.group(2) != "duckdb" or target.parent.name != "readers":
-        raise SnapshotError(f"{reader} is not a published reader snapshot (a link to readers/vNNNNNNNN.duckdb)")
+        raise SnapshotError(
+            f"{reader} is not a published reader snapshot (a link to readers/vNNNNNNNN.duckdb)"
+        )
     version, root = int(match.group(1)), target.parent.parent
     if not target.is_file():
         raise SnapshotError(f"reader snapshot version file {target} is missing; the next publish replaces it")
@@ -256,24 +279,33 @@ def verify_reader(reader: str | os.PathLike, verify: str | None = None) -> Reade
     try:
         manifest = json.loads(manifest_file.read_text())
     except (OSError, ValueError) as exc:
-        raise SnapshotError(f"manifest {manifest_file} of reader snapshot v{version} is missing or unreadable "
-                            f"({exc.__class__.__name__}); the next publish replaces the version") from None
+        raise SnapshotError(
+            f"manifest {manifest_file} of reader snapshot v{version} is missing or unreadable "
+            f"({exc.__class__.__name__}); the next publish replaces the version"
+        ) from None
     refuse = f"reader snapshot v{version} refused"
     if manifest.get("version") != version:
-        raise SnapshotError(f"{refuse}: its manifest {manifest_file} names version {manifest.get('version')!r}")
+        raise SnapshotError(
+            f"{refuse}: its manifest {manifest_file} names version {manifest.get('version')!r}"
+        )
     if not isinstance(manifest.get("reader"), dict):
-        raise SnapshotError(f"{refuse}: its manifest records no digests (published before verification "
-                            "existed); the next publish replaces it")
+        raise SnapshotError(
+            f"{refuse}: its manifest records no digests (published before verification "
+            "existed); the next publish replaces it"
+        )
     why, _ = _check_file(root, str(target.relative_to(root)), manifest["reader"], "sha256")
     if why:
-        raise SnapshotError(f"{refuse}: {target} was modified after it was published ({why}); the next publish "
-                            "replaces it")
+        raise SnapshotError(
+            f"{refuse}: {target} was modified after it was published ({why}); the next publish replaces it"
+        )
     records = manifest.get("files", {})
     failures, _ = verify_files(root, {f: records.get(f) for f in _version_files(manifest)}, mode)
     if failures:
         first = sorted(failures)[0]
-        raise SnapshotError(f"{refuse}: {len(failures)} published file(s) modified after publishing, e.g. "
-                            f"{root / first} ({failures[first]}); the next publish rewrites them from the warehouse")
+        raise SnapshotError(
+            f"{refuse}: {len(failures)} published file(s) modified after publishing, e.g. "
+            f"{root / first} ({failures[first]}); the next publish rewrites them from the warehouse"
+        )
     return ReaderVersion(file=target, root=root, version=version, manifest=manifest)
 
 
@@ -282,8 +314,9 @@ def verify_reader(reader: str | os.PathLike, verify: str | None = None) -> Reade
 _RESERVED_CATALOGS = frozenset({"memory", "system", "temp", "main"})
 
 
-def connect_confined(database: str | os.PathLike, *, alias: str | None = None,
-                     allowed_paths: Iterable[str | os.PathLike] = ()) -> duckdb.DuckDBPyConnection:
+def connect_confined(
+    database: str | os.PathLike, *, alias: str | None = None, allowed_paths: Iterable[str | os.PathLike] = ()
+) -> duckdb.DuckDBPyConnection:
     """A read-only connection to one DuckDB file that can read `allowed_paths` and no other file.
 
     The file is attached READ_ONLY to a private in-memory instance (so two such connections in one
@@ -317,8 +350,9 @@ def connect_confined(database: str | os.PathLike, *, alias: str | None = None,
     return con
 
 
-def connect_reader(reader: str | os.PathLike, *, harden: bool = True,
-                   verify: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect_reader(
+    reader: str | os.PathLike, *, harden: bool = True, verify: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the reader version `reader` points at, verified (`verify_reader`; SnapshotError
     if a file was modified after publishing); hardened: it can read that version's files and nothing else."""
     checked = verify_reader(reader, verify)
@@ -339,14 +373,26 @@ def connect_reader(reader: str | os.PathLike, *, harden: bool = True,
 
 # --- what `trace-platform query` runs: read-only statements only ----------------------------------
 
-READ_ONLY_FORMS = ("SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, PRAGMA show/info, "
-                   "EXPLAIN [ANALYZE] SELECT")
+READ_ONLY_FORMS = (
+    "SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, PRAGMA show/info, EXPLAIN [ANALYZE] SELECT"
+)
 # Functions a SELECT may call that change the session, execute SQL held in a string (unchecked) or
 # write files: enable_logging() switches a file logger on past the locked configuration.
-DENIED_FUNCTIONS = frozenset({
-    "enable_logging", "disable_logging", "truncate_duckdb_logs", "write_log", "enable_profiling",
-    "disable_profiling", "checkpoint", "force_checkpoint", "query", "query_table", "json_execute_serialized_sql",
-})
+DENIED_FUNCTIONS = frozenset(
+    {
+        "enable_logging",
+        "disable_logging",
+        "truncate_duckdb_logs",
+        "write_log",
+        "enable_profiling",
+        "disable_profiling",
+        "checkpoint",
+        "force_checkpoint",
+        "query",
+        "query_table",
+        "json_execute_serialized_sql",
+    }
+)
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:\([^()]*\)\s*)?(?P<inner>.*)$", re.S | re.I)
 
 
@@ -366,8 +412,9 @@ def _function_names(node) -> Iterable[str]:
 
 
 def _refused(what: str) -> ReadOnlyQueryError:
-    return ReadOnlyQueryError(f"refused {what}: trace-platform query runs read-only statements only "
-                              f"({READ_ONLY_FORMS})")
+    return ReadOnlyQueryError(
+        f"refused {what}: trace-platform query runs read-only statements only ({READ_ONLY_FORMS})"
+    )
 
 
 def _check_select(parser: duckdb.DuckDBPyConnection, text: str) -> None:
@@ -376,10 +423,14 @@ def _check_select(parser: duckdb.DuckDBPyConnection, text: str) -> None:
     except duckdb.Error:
         statements = []
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-        raise _refused("EXPLAIN of anything but one SELECT" if statements or text.strip() else "an empty EXPLAIN")
+        raise _refused(
+            "EXPLAIN of anything but one SELECT" if statements or text.strip() else "an empty EXPLAIN"
+        )
     tree = json.loads(parser.execute("SELECT json_serialize_sql(?::VARCHAR)", [text]).fetchone()[0])
     if tree.get("error"):
-        raise _refused(f"a statement that cannot be checked ({tree.get('error_message', 'not serializable')})")
+        raise _refused(
+            f"a statement that cannot be checked ({tree.get('error_message', 'not serializable')})"
+        )
     denied = sorted({name.lower() for name in _function_names(tree)} & DENIED_FUNCTIONS)
     if denied:
         raise _refused(f"{denied[0]}() (it changes the session, runs SQL held in a string, or writes files)")
@@ -409,8 +460,9 @@ def read_only_statements(sql: str) -> list[str]:
             elif statement.type == duckdb.StatementType.SELECT and text.strip():
                 _check_select(parser, text)
             elif text.strip():
-                raise _refused(f"{text.split()[0].upper()} (it writes, changes settings or reaches outside the "
-                               "snapshot)")
+                raise _refused(
+                    f"{text.split()[0].upper()} (it writes, changes settings or reaches outside the snapshot)"
+                )
             else:  # a PIVOT without an IN list: DuckDB creates an ENUM type first
                 raise _refused(f"{statement.type.name} (a PIVOT needs an explicit IN (…) list here)")
             texts.append(text)
@@ -420,6 +472,7 @@ def read_only_statements(sql: str) -> list[str]:
 
 
 # --- SQL text built from names and paths: strictly quoted -----------------------------------------
+
 
 def quote_identifier(name: str) -> str:
     if "\x00" in name:
@@ -444,6 +497,7 @@ def _check_type(type_name: str) -> str:
 
 
 # --- planning -------------------------------------------------------------------------------------
+
 
 @dataclass
 class TablePlan:
@@ -477,8 +531,10 @@ class TablePlan:
     def from_sql(self) -> str:
         source = f"{quote_identifier(self.schema)}.{quote_identifier(self.table)} AS t"
         if self.bucket_kind == "trace":
-            source += (f" LEFT JOIN {quote_identifier(TRACE_CHANGES[0])}.{quote_identifier(TRACE_CHANGES[1])} AS c "
-                       "ON c.trace_id = t.trace_id")
+            source += (
+                f" LEFT JOIN {quote_identifier(TRACE_CHANGES[0])}.{quote_identifier(TRACE_CHANGES[1])} AS c "
+                "ON c.trace_id = t.trace_id"
+            )
         return source
 
     def filter_sql(self, buckets: set[str] | None) -> str:
@@ -496,20 +552,36 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[tuple
     every view of the warehouse, which takes seconds)."""
     tables = con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1, 2", [list(READER_SCHEMAS)]).fetchall()
-    return {(schema, table): [(r[0], r[1]) for r in con.execute(
-        f"DESCRIBE {quote_identifier(schema)}.{quote_identifier(table)}").fetchall()] for schema, table in tables}
+        "AND schema_name IN (SELECT unnest(?::VARCHAR[])) ORDER BY 1, 2",
+        [list(READER_SCHEMAS)],
+    ).fetchall()
+    return {
+        (schema, table): [
+            (r[0], r[1])
+            for r in con.execute(f"DESCRIBE {quote_identifier(schema)}.{quote_identifier(table)}").fetchall()
+        ]
+        for schema, table in tables
+    }
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                       "AND schema_name = ? AND table_name = ?", [schema, table]).fetchone()[0] > 0
+    return (
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def _comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str | None]:
-    return {(s, t): c for s, t, c in con.execute(
-        "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database()"
-    ).fetchall()}
+    return {
+        (s, t): c
+        for s, t, c in con.execute(
+            "SELECT schema_name, table_name, comment FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
 
 
 def _change_window(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int]:
@@ -518,13 +590,15 @@ def _change_window(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int]:
         return None, 0
     through, pending = con.execute(
         "SELECT coalesce(max(changes_logged_through), 0), count(*) FILTER (WHERE is_pending) "
-        "FROM intermediate.int_trace_changes").fetchone()
+        "FROM intermediate.int_trace_changes"
+    ).fetchone()
     return int(through), int(pending)
 
 
 def _dirty_days(con: duckdb.DuckDBPyConnection, after: int, through: int) -> set[dt.date]:
     """Delivery days whose rows of trace-scoped tables may differ from the version published at `after`."""
-    rows = con.execute("""
+    rows = con.execute(
+        """
         WITH touched AS (
             SELECT trace_id, delivery_date FROM raw.trace_change_log
             WHERE change_seq > ? AND change_seq <= ?
@@ -536,11 +610,15 @@ def _dirty_days(con: duckdb.DuckDBPyConnection, after: int, through: int) -> set
             FROM intermediate.int_trace_changes AS c
             WHERE c.trace_id IN (SELECT trace_id FROM touched)
               AND c.first_delivery_date IS NOT NULL AND c.last_delivery_date IS NOT NULL
-        ) WHERE day IS NOT NULL""", [after, through]).fetchall()
+        ) WHERE day IS NOT NULL""",
+        [after, through],
+    ).fetchall()
     return {r[0] for r in rows}
 
 
-def _plan_tables(con, base: dict | None, tracked: set[str], through: int | None, full: bool) -> tuple[list[TablePlan], set]:
+def _plan_tables(
+    con, base: dict | None, tracked: set[str], through: int | None, full: bool
+) -> tuple[list[TablePlan], set]:
     columns = _columns(con)
     comments = _comments(con)
     has_changes = through is not None
@@ -565,8 +643,15 @@ def _plan_tables(con, base: dict | None, tracked: set[str], through: int | None,
         else:
             kind = "all"
             is_tracked = False  # one bucket: nothing to gain from tracking
-        plan = TablePlan(schema, table, cols, "tracked" if is_tracked else "fingerprint", kind, bucket_column,
-                         comment=comments.get((schema, table)))
+        plan = TablePlan(
+            schema,
+            table,
+            cols,
+            "tracked" if is_tracked else "fingerprint",
+            kind,
+            bucket_column,
+            comment=comments.get((schema, table)),
+        )
         previous = base_tables.get(name)
         if full:
             plan.full_reason = "full publish requested"
@@ -575,7 +660,10 @@ def _plan_tables(con, base: dict | None, tracked: set[str], through: int | None,
         elif [list(c) for c in cols] != previous.get("columns"):
             plan.full_reason = "columns changed"
         elif (previous.get("strategy"), previous.get("bucket_kind"), previous.get("bucket_column")) != (
-                plan.strategy, kind, bucket_column):
+            plan.strategy,
+            kind,
+            bucket_column,
+        ):
             plan.full_reason = "bucketing changed"
         elif plan.strategy == "tracked" and plan.comment != previous.get("marker"):
             plan.full_reason = "table recreated (full refresh) since the last publish"
@@ -596,11 +684,13 @@ def _fingerprints(con: duckdb.DuckDBPyConnection, plan: TablePlan) -> dict[str, 
     hashed = ", ".join(f"t.{quote_identifier(c)}" for c, _ in plan.columns)
     rows = con.execute(
         f"SELECT {plan.bucket_key_sql()} AS bucket, count(*), sum(hash({hashed})::HUGEINT)::VARCHAR "
-        f"FROM {plan.from_sql()} GROUP BY ALL").fetchall()
+        f"FROM {plan.from_sql()} GROUP BY ALL"
+    ).fetchall()
     return {bucket: {"rows": n, "fingerprint": h} for bucket, n, h in rows}
 
 
 # --- writing --------------------------------------------------------------------------------------
+
 
 def _export_select(plan: TablePlan) -> str:
     parts = []
@@ -620,8 +710,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _write_buckets(con, paths: SnapshotPaths, plan: TablePlan, version: int, buckets: set[str] | None,
-                   records: dict[str, dict]) -> dict[str, dict]:
+def _write_buckets(
+    con,
+    paths: SnapshotPaths,
+    plan: TablePlan,
+    version: int,
+    buckets: set[str] | None,
+    records: dict[str, dict],
+) -> dict[str, dict]:
     """Writes the given buckets (None: all) of a table; returns bucket -> {files, rows, bytes}, and adds
     each written file's digest to `records`."""
     target = paths.tables / _table_dir(plan.name) / f"v{version:08d}"
@@ -631,14 +727,19 @@ def _write_buckets(con, paths: SnapshotPaths, plan: TablePlan, version: int, buc
     con.execute(
         f"COPY (SELECT {_export_select(plan)}, {plan.bucket_key_sql()} AS __bucket FROM {plan.from_sql()} "
         f"WHERE {plan.filter_sql(buckets)}) TO {quote_literal(str(target))} "
-        "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__bucket), FILENAME_PATTERN 'part_{i}')")
+        "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__bucket), FILENAME_PATTERN 'part_{i}')"
+    )
     written: dict[str, dict] = {}
     files = sorted(target.glob("__bucket=*/*.parquet"))
     if not files:
         return written
-    meta = {row[0]: (row[1], row[2]) for row in con.execute(
-        "SELECT file_name, num_rows, file_size_bytes FROM parquet_file_metadata(?::VARCHAR[])",
-        [[str(f) for f in files]]).fetchall()}
+    meta = {
+        row[0]: (row[1], row[2])
+        for row in con.execute(
+            "SELECT file_name, num_rows, file_size_bytes FROM parquet_file_metadata(?::VARCHAR[])",
+            [[str(f) for f in files]],
+        ).fetchall()
+    }
     for f in files:
         bucket = f.parent.name.split("=", 1)[1]
         entry = written.setdefault(bucket, {"files": [], "rows": 0, "bytes": 0})
@@ -649,14 +750,20 @@ def _write_buckets(con, paths: SnapshotPaths, plan: TablePlan, version: int, buc
         _fsync(f)
     for directory in {f.parent for f in files} | {target, target.parent}:
         _fsync(directory)
-    records.update(zip((str(f.relative_to(paths.root)) for f in files), _parallel(_file_record, files), strict=True))
+    records.update(
+        zip((str(f.relative_to(paths.root)) for f in files), _parallel(_file_record, files), strict=True)
+    )
     return written
 
 
 def _view_sql(paths: SnapshotPaths, schema: str, table: str, entry: dict) -> str:
     columns = entry["columns"]
-    casts = ", ".join(f"CAST({quote_identifier(c)} AS {_check_type(t)}) AS {quote_identifier(c)}" for c, t in columns)
-    files = [str(paths.root / f) for bucket in sorted(entry["buckets"]) for f in entry["buckets"][bucket]["files"]]
+    casts = ", ".join(
+        f"CAST({quote_identifier(c)} AS {_check_type(t)}) AS {quote_identifier(c)}" for c, t in columns
+    )
+    files = [
+        str(paths.root / f) for bucket in sorted(entry["buckets"]) for f in entry["buckets"][bucket]["files"]
+    ]
     name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
     if not files:
         empty = ", ".join(f"CAST(NULL AS {_check_type(t)}) AS {quote_identifier(c)}" for c, t in columns)
@@ -675,17 +782,40 @@ def _build_reader(paths: SnapshotPaths, manifest: dict) -> Path:
             con.execute(f"CREATE SCHEMA {quote_identifier(schema)}")
         for entry in manifest["tables"].values():
             con.execute(_view_sql(paths, entry["schema"], entry["table"], entry))
-        con.execute("CREATE TABLE snapshot_info (version INTEGER, published_at TIMESTAMPTZ, partition_key VARCHAR, "
-                    "changes_through BIGINT, warehouse VARCHAR, tables INTEGER, total_rows BIGINT)")
-        con.execute("INSERT INTO snapshot_info VALUES (?, ?, ?, ?, ?, ?, ?)", [
-            manifest["version"], manifest["published_at"], manifest.get("partition_key"),
-            manifest.get("changes_through"), manifest["warehouse"], len(manifest["tables"]),
-            sum(e["rows"] for e in manifest["tables"].values())])
-        con.execute("CREATE TABLE snapshot_tables (table_schema VARCHAR, table_name VARCHAR, row_count BIGINT, "
-                    "buckets INTEGER, files INTEGER, strategy VARCHAR)")
-        con.executemany("INSERT INTO snapshot_tables VALUES (?, ?, ?, ?, ?, ?)", [
-            (e["schema"], e["table"], e["rows"], len(e["buckets"]),
-             sum(len(b["files"]) for b in e["buckets"].values()), e["strategy"]) for e in manifest["tables"].values()])
+        con.execute(
+            "CREATE TABLE snapshot_info (version INTEGER, published_at TIMESTAMPTZ, partition_key VARCHAR, "
+            "changes_through BIGINT, warehouse VARCHAR, tables INTEGER, total_rows BIGINT)"
+        )
+        con.execute(
+            "INSERT INTO snapshot_info VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                manifest["version"],
+                manifest["published_at"],
+                manifest.get("partition_key"),
+                manifest.get("changes_through"),
+                manifest["warehouse"],
+                len(manifest["tables"]),
+                sum(e["rows"] for e in manifest["tables"].values()),
+            ],
+        )
+        con.execute(
+            "CREATE TABLE snapshot_tables (table_schema VARCHAR, table_name VARCHAR, row_count BIGINT, "
+            "buckets INTEGER, files INTEGER, strategy VARCHAR)"
+        )
+        con.executemany(
+            "INSERT INTO snapshot_tables VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e["schema"],
+                    e["table"],
+                    e["rows"],
+                    len(e["buckets"]),
+                    sum(len(b["files"]) for b in e["buckets"].values()),
+                    e["strategy"],
+                )
+                for e in manifest["tables"].values()
+            ],
+        )
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -718,6 +848,7 @@ def _swap(paths: SnapshotPaths, version: int) -> None:
 
 # --- versions and garbage collection -------------------------------------------------------------
 
+
 def _versions(directory: Path, suffix: str) -> list[int]:
     if not directory.is_dir():
         return []
@@ -748,8 +879,9 @@ def _remove_uncommitted(paths: SnapshotPaths, current: int | None) -> None:
     for directory in (paths.readers, paths.manifests, paths.reader.parent):
         if directory.is_dir():
             for entry in directory.iterdir():
-                if entry.name.startswith(".") and entry.name.endswith((".building.duckdb", ".building.duckdb.wal",
-                                                                      ".tmp", ".link")):
+                if entry.name.startswith(".") and entry.name.endswith(
+                    (".building.duckdb", ".building.duckdb.wal", ".tmp", ".link")
+                ):
                     entry.unlink(missing_ok=True)
     if paths.tables.is_dir():
         for table_dir in paths.tables.iterdir():
@@ -759,10 +891,15 @@ def _remove_uncommitted(paths: SnapshotPaths, current: int | None) -> None:
                     shutil.rmtree(version_dir, ignore_errors=True)
 
 
-def collect_garbage(paths: SnapshotPaths, grace_seconds: float | None = None, now: float | None = None) -> dict:
+def collect_garbage(
+    paths: SnapshotPaths, grace_seconds: float | None = None, now: float | None = None
+) -> dict:
     """Deletes versions superseded more than `grace_seconds` ago, and every file no kept version uses."""
-    grace = float(os.environ.get("TRACE_PLATFORM_SNAPSHOT_GRACE_SECONDS", 86400)) if grace_seconds is None \
+    grace = (
+        float(os.environ.get("TRACE_PLATFORM_SNAPSHOT_GRACE_SECONDS", 86400))
+        if grace_seconds is None
         else grace_seconds
+    )
     now = time.time() if now is None else now
     current = current_version(paths)
     if current is None:
@@ -797,7 +934,9 @@ def collect_garbage(paths: SnapshotPaths, grace_seconds: float | None = None, no
             if str(f.relative_to(paths.root)) not in referenced:
                 f.unlink(missing_ok=True)
                 files_deleted += 1
-        for directory in sorted((d for d in paths.tables.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+        for directory in sorted(
+            (d for d in paths.tables.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)
+        ):
             try:
                 directory.rmdir()  # only if empty
             except OSError:
@@ -806,6 +945,7 @@ def collect_garbage(paths: SnapshotPaths, grace_seconds: float | None = None, no
 
 
 # --- publishing -----------------------------------------------------------------------------------
+
 
 @dataclass
 class PublishReport:
@@ -826,18 +966,30 @@ class PublishReport:
     garbage: dict
     verification: str = "sha256"  # how the previous version's files were checked before reuse
     files_verified: int = 0
-    files_failed_verification: dict[str, str] = field(default_factory=dict)  # file -> why: rewritten, not reused
+    files_failed_verification: dict[str, str] = field(
+        default_factory=dict
+    )  # file -> why: rewritten, not reused
 
     def as_metadata(self) -> dict:
         return {
-            "version": self.version, "previous_version": self.previous_version, "reader": self.reader,
-            "dirty_days": self.dirty_days, "changes_through": self.changes_through, "rows_total": self.rows_total,
-            "rows_written": self.rows_written, "bytes_written": self.bytes_written,
-            "files_written": self.files_written, "files_reused": self.files_reused,
-            "seconds": round(self.seconds, 3), "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-            "tables_republished_in_full": {k: v["full_reason"] for k, v in self.tables.items() if v["full_reason"]},
+            "version": self.version,
+            "previous_version": self.previous_version,
+            "reader": self.reader,
+            "dirty_days": self.dirty_days,
+            "changes_through": self.changes_through,
+            "rows_total": self.rows_total,
+            "rows_written": self.rows_written,
+            "bytes_written": self.bytes_written,
+            "files_written": self.files_written,
+            "files_reused": self.files_reused,
+            "seconds": round(self.seconds, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "tables_republished_in_full": {
+                k: v["full_reason"] for k, v in self.tables.items() if v["full_reason"]
+            },
             "garbage": {k: v for k, v in self.garbage.items() if k != "versions_kept"},
-            "verification": self.verification, "files_verified": self.files_verified,
+            "verification": self.verification,
+            "files_verified": self.files_verified,
             "files_failed_verification": dict(sorted(self.files_failed_verification.items())[:50]),
         }
 
@@ -852,10 +1004,14 @@ def trace_scoped_tables(manifest_path: str | os.PathLike) -> set[str]:
         manifest = json.loads(Path(manifest_path).read_text())
     except (OSError, ValueError):
         return set()
-    return {f"{node['schema']}.{node.get('alias') or node['name']}" for node in manifest.get("nodes", {}).values()
-            if node.get("resource_type") == "model" and "trace_scoped" in (node.get("tags") or [])
-            and ((node.get("config") or {}).get("meta") or node.get("meta") or {}).get("reader_snapshot")
-            != "fingerprint"}
+    return {
+        f"{node['schema']}.{node.get('alias') or node['name']}"
+        for node in manifest.get("nodes", {}).values()
+        if node.get("resource_type") == "model"
+        and "trace_scoped" in (node.get("tags") or [])
+        and ((node.get("config") or {}).get("meta") or node.get("meta") or {}).get("reader_snapshot")
+        != "fingerprint"
+    }
 
 
 class _PublishLock:
@@ -916,8 +1072,10 @@ def publish_snapshot(
         con.execute("SET preserve_insertion_order = false")
         through, pending = _change_window(con)
         if pending:
-            raise SnapshotError(f"{pending} trace(s) are still pending in intermediate.int_trace_changes: the last "
-                                "dbt build did not finish; not publishing a half-built state")
+            raise SnapshotError(
+                f"{pending} trace(s) are still pending in intermediate.int_trace_changes: the last "
+                "dbt build did not finish; not publishing a half-built state"
+            )
         plans, dirty = _plan_tables(con, base, tracked_tables or set(), through, full)
         stage("plan")
 
@@ -925,9 +1083,13 @@ def publish_snapshot(
         # Nothing is reused unverified: a file that does not match the digest its version recorded (or
         # has none, or is gone) is never carried over; its bucket is rewritten from the warehouse.
         base_records = (base or {}).get("files", {})
-        candidates = {f for plan in plans if not plan.full_reason
-                      for bucket in (base_tables.get(plan.name) or {}).get("buckets", {}).values()
-                      for f in bucket.get("files", [])}
+        candidates = {
+            f
+            for plan in plans
+            if not plan.full_reason
+            for bucket in (base_tables.get(plan.name) or {}).get("buckets", {}).values()
+            for f in bucket.get("files", [])
+        }
         failed, records = verify_files(paths.root, {f: base_records.get(f) for f in candidates}, mode)
         stage("verify")
         tables: dict[str, dict] = {}
@@ -945,27 +1107,35 @@ def publish_snapshot(
                 if plan.full_reason:
                     to_write = None
                 else:
-                    to_write = {b for b, fp in plan.fingerprints.items()
-                                if carried.get(b, {}).get("fingerprint") != fp["fingerprint"]
-                                or carried.get(b, {}).get("rows") != fp["rows"]}
+                    to_write = {
+                        b
+                        for b, fp in plan.fingerprints.items()
+                        if carried.get(b, {}).get("fingerprint") != fp["fingerprint"]
+                        or carried.get(b, {}).get("rows") != fp["rows"]
+                    }
                     carried = {b: e for b, e in carried.items() if b in plan.fingerprints}
             else:
                 to_write = None if plan.write_buckets is None else plan.write_buckets | repaired
             if to_write is not None:
                 for bucket in to_write:
                     carried.pop(bucket, None)
-            written = _write_buckets(con, paths, plan, version, to_write, records) if to_write != set() else {}
+            written = (
+                _write_buckets(con, paths, plan, version, to_write, records) if to_write != set() else {}
+            )
             buckets = {**(carried if to_write is not None else {}), **written}
             for bucket, fp in plan.fingerprints.items():
                 if bucket in buckets:
                     buckets[bucket]["fingerprint"] = fp["fingerprint"]
             warehouse_rows = con.execute(
-                f"SELECT count(*) FROM {quote_identifier(plan.schema)}.{quote_identifier(plan.table)}").fetchone()[0]
+                f"SELECT count(*) FROM {quote_identifier(plan.schema)}.{quote_identifier(plan.table)}"
+            ).fetchone()[0]
             published_rows = sum(b["rows"] for b in buckets.values())
             if published_rows != warehouse_rows and to_write is not None:
                 # The change tracking missed something: republish this table in full.
-                plan.full_reason = (f"row count reconciliation failed ({published_rows} published, "
-                                    f"{warehouse_rows} in the warehouse)")
+                plan.full_reason = (
+                    f"row count reconciliation failed ({published_rows} published, "
+                    f"{warehouse_rows} in the warehouse)"
+                )
                 written = _write_buckets(con, paths, plan, version, None, records)
                 buckets = written
                 for bucket, fp in plan.fingerprints.items():
@@ -973,23 +1143,38 @@ def publish_snapshot(
                         buckets[bucket]["fingerprint"] = fp["fingerprint"]
                 published_rows = sum(b["rows"] for b in buckets.values())
             if published_rows != warehouse_rows:
-                raise SnapshotError(f"{plan.name}: {published_rows} rows published but {warehouse_rows} in the warehouse")
+                raise SnapshotError(
+                    f"{plan.name}: {published_rows} rows published but {warehouse_rows} in the warehouse"
+                )
             marker = previous_entry.get("marker") if previous_entry and not plan.full_reason else None
             if plan.strategy == "tracked" and (marker is None or plan.comment != marker):
                 marker = f"{MARKER_PREFIX}{uuid.uuid4().hex}"
-                con.execute(f"COMMENT ON TABLE {quote_identifier(plan.schema)}.{quote_identifier(plan.table)} "
-                            f"IS {quote_literal(marker)}")
+                con.execute(
+                    f"COMMENT ON TABLE {quote_identifier(plan.schema)}.{quote_identifier(plan.table)} "
+                    f"IS {quote_literal(marker)}"
+                )
             tables[plan.name] = {
-                "schema": plan.schema, "table": plan.table, "columns": [list(c) for c in plan.columns],
-                "strategy": plan.strategy, "bucket_kind": plan.bucket_kind, "bucket_column": plan.bucket_column,
-                "marker": marker if plan.strategy == "tracked" else None, "rows": published_rows, "buckets": buckets,
+                "schema": plan.schema,
+                "table": plan.table,
+                "columns": [list(c) for c in plan.columns],
+                "strategy": plan.strategy,
+                "bucket_kind": plan.bucket_kind,
+                "bucket_column": plan.bucket_column,
+                "marker": marker if plan.strategy == "tracked" else None,
+                "rows": published_rows,
+                "buckets": buckets,
             }
             new_files = sum(len(b["files"]) for b in written.values())
             report_tables[plan.name] = {
-                "strategy": plan.strategy, "buckets": len(buckets), "buckets_written": len(written),
-                "rows": published_rows, "rows_written": sum(b["rows"] for b in written.values()),
-                "bytes_written": sum(b["bytes"] for b in written.values()), "files_written": new_files,
-                "full_reason": plan.full_reason, "seconds": round(time.perf_counter() - table_started, 3),
+                "strategy": plan.strategy,
+                "buckets": len(buckets),
+                "buckets_written": len(written),
+                "rows": published_rows,
+                "rows_written": sum(b["rows"] for b in written.values()),
+                "bytes_written": sum(b["bytes"] for b in written.values()),
+                "files_written": new_files,
+                "full_reason": plan.full_reason,
+                "seconds": round(time.perf_counter() - table_started, 3),
                 "buckets_repaired": len(repaired),
             }
             rows_written += report_tables[plan.name]["rows_written"]
@@ -998,13 +1183,19 @@ def publish_snapshot(
         stage("write_parquet")
 
         manifest = {
-            "version": version, "previous_version": previous,
-            "published_at": dt.datetime.now(dt.UTC).isoformat(), "partition_key": partition_key,
-            "warehouse": str(Path(warehouse).absolute()), "changes_through": through, "tables": tables,
+            "version": version,
+            "previous_version": previous,
+            "published_at": dt.datetime.now(dt.UTC).isoformat(),
+            "partition_key": partition_key,
+            "warehouse": str(Path(warehouse).absolute()),
+            "changes_through": through,
+            "tables": tables,
         }
         missing = _version_files(manifest) - set(records)
         if missing:
-            raise SnapshotError(f"no digest for {len(missing)} file(s) of version {version}, e.g. {sorted(missing)[0]}")
+            raise SnapshotError(
+                f"no digest for {len(missing)} file(s) of version {version}, e.g. {sorted(missing)[0]}"
+            )
         manifest["files"] = {f: records[f] for f in sorted(_version_files(manifest))}
         manifest["verification"] = {"mode": mode, "files_verified": len(candidates), "failed": failed}
         manifest["reader"] = _file_record(_build_reader(paths, manifest))
@@ -1020,16 +1211,34 @@ def publish_snapshot(
 
     all_files = sum(len(b["files"]) for e in tables.values() for b in e["buckets"].values())
     return PublishReport(
-        version=version, previous_version=previous, reader=str(paths.reader), tables=report_tables,
-        dirty_days=sorted(d.isoformat() for d in dirty), changes_through=through,
-        rows_total=sum(e["rows"] for e in tables.values()), rows_written=rows_written, bytes_written=bytes_written,
-        files_written=files_written, files_reused=all_files - files_written,
-        seconds=time.perf_counter() - started, stage_seconds=stages, swapped_at=swapped_at, garbage=garbage,
-        verification=mode, files_verified=len(candidates), files_failed_verification=failed)
+        version=version,
+        previous_version=previous,
+        reader=str(paths.reader),
+        tables=report_tables,
+        dirty_days=sorted(d.isoformat() for d in dirty),
+        changes_through=through,
+        rows_total=sum(e["rows"] for e in tables.values()),
+        rows_written=rows_written,
+        bytes_written=bytes_written,
+        files_written=files_written,
+        files_reused=all_files - files_written,
+        seconds=time.perf_counter() - started,
+        stage_seconds=stages,
+        swapped_at=swapped_at,
+        garbage=garbage,
+        verification=mode,
+        files_verified=len(candidates),
+        files_failed_verification=failed,
+    )
 
 
-def publish_warehouse(warehouse: str | os.PathLike, paths: SnapshotPaths | None = None, *,
-                      tracked_tables: set[str] | None = None, **kwargs) -> PublishReport:
+def publish_warehouse(
+    warehouse: str | os.PathLike,
+    paths: SnapshotPaths | None = None,
+    *,
+    tracked_tables: set[str] | None = None,
+    **kwargs,
+) -> PublishReport:
     """Opens the warehouse under the writer lock and publishes (for scripts and tests)."""
     from trace_platform.lib.settings import NO_VACUUM
     from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_write_lock

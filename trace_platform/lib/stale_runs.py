@@ -54,6 +54,7 @@ _START_SLACK_SECONDS = 2.0
 
 # --- which process is this, and is that one still there ------------------------------------------
 
+
 def _boot_id() -> str | None:
     try:
         return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
@@ -68,7 +69,7 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
     except OSError:
         return None
     # "pid (comm) state ppid ...": comm may hold spaces and parentheses; fields after the last ')'
-    fields = text[text.rfind(")") + 2:].split()
+    fields = text[text.rfind(")") + 2 :].split()
     try:
         return fields[0], int(fields[19])
     except (IndexError, ValueError):
@@ -155,6 +156,7 @@ def process_state(identity: ProcessIdentity, not_started_after: float | None = N
 
 # --- runs and their processes ---------------------------------------------------------------------
 
+
 def _run_process(instance, run) -> tuple[ProcessIdentity, float | None] | None:
     """The process executing `run` (and a time it was known to run), or None if unknown."""
     identity = ProcessIdentity.from_tags(dict(run.tags))
@@ -208,17 +210,25 @@ class Recovery:
 
     def line(self) -> str:
         if self.pid is None:
-            return (f"freed the {', '.join(self.pools)} slot held by run {self.run_id} of {self.job_name}, "
-                    f"which had already ended ({self.status})")
-        return (f"recovered run {self.run_id} of {self.job_name}: its process {self.pid} is gone; "
-                f"marked failed, {_slots_phrase(self.pools)}")
+            return (
+                f"freed the {', '.join(self.pools)} slot held by run {self.run_id} of {self.job_name}, "
+                f"which had already ended ({self.status})"
+            )
+        return (
+            f"recovered run {self.run_id} of {self.job_name}: its process {self.pid} is gone; "
+            f"marked failed, {_slots_phrase(self.pools)}"
+        )
 
 
 _IN_FLIGHT = ("NOT_STARTED", "STARTING", "STARTED", "CANCELING")
 
 
-def recover_stale_runs(instance, recovered_by: str, only_run_ids: Iterable[str] | None = None,
-                       exclude_run_ids: Iterable[str] = ()) -> list[Recovery]:
+def recover_stale_runs(
+    instance,
+    recovered_by: str,
+    only_run_ids: Iterable[str] | None = None,
+    exclude_run_ids: Iterable[str] = (),
+) -> list[Recovery]:
     """Marks runs whose process is gone as failed and frees their pool slots; frees slots still
     held by runs that already ended. Returns what was done (`Recovery.line()` says it in one line)."""
     import dagster as dg
@@ -232,8 +242,11 @@ def recover_stale_runs(instance, recovered_by: str, only_run_ids: Iterable[str] 
 
     records = []
     if only is None or only:  # RunsFilter refuses an empty list of run ids
-        records = instance.get_run_records(filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus[s] for s in _IN_FLIGHT], run_ids=sorted(only) if only else None))
+        records = instance.get_run_records(
+            filters=dg.RunsFilter(
+                statuses=[dg.DagsterRunStatus[s] for s in _IN_FLIGHT], run_ids=sorted(only) if only else None
+            )
+        )
     for record in records:
         run = record.dagster_run
         if run.run_id in exclude:
@@ -255,7 +268,8 @@ def recover_stale_runs(instance, recovered_by: str, only_run_ids: Iterable[str] 
             fresh,
             f"Marked failed by {recovered_by} (PID {me.pid} on {me.host}): the run's process "
             f"{identity.describe()} is gone (killed, or the machine restarted) while the run was "
-            f"{run.status.value}; {_slots_phrase(pools).replace('it held', 'the run held')}.")
+            f"{run.status.value}; {_slots_phrase(pools).replace('it held', 'the run held')}.",
+        )
         if storage.supports_global_concurrency_limits:
             storage.free_concurrency_slots_for_run(run.run_id)
         recoveries.append(Recovery(run.run_id, run.job_name, identity.pid, pools))
@@ -270,15 +284,22 @@ def recover_stale_runs(instance, recovered_by: str, only_run_ids: Iterable[str] 
             continue
         storage.free_concurrency_slots_for_run(run_id)
         if held["claimed"]:
-            recoveries.append(Recovery(run_id, run.job_name if run else "a deleted job", None,
-                                       tuple(sorted(held["claimed"])),
-                                       run.status.value if run else "deleted"))
+            recoveries.append(
+                Recovery(
+                    run_id,
+                    run.job_name if run else "a deleted job",
+                    None,
+                    tuple(sorted(held["claimed"])),
+                    run.status.value if run else "deleted",
+                )
+            )
     for recovery in recoveries:
         log.info(recovery.line())  # the caller says it (CLI: stderr; sensor, run: Dagster's log)
     return recoveries
 
 
 # --- waiting for a pool slot ----------------------------------------------------------------------
+
 
 class PoolBusyError(RuntimeError):
     pass
@@ -294,8 +315,11 @@ def _wait_timeout(timeout: float | None) -> float:
 
 def _holders(instance, pools: set[str], run_id: str | None) -> list[tuple[str, set[str]]]:
     """(run id, pools) of the other runs holding a slot of `pools`."""
-    return [(other, held["claimed"] & pools) for other, held in sorted(_claims(instance).items())
-            if other != run_id and held["claimed"] & pools]
+    return [
+        (other, held["claimed"] & pools)
+        for other, held in sorted(_claims(instance).items())
+        if other != run_id and held["claimed"] & pools
+    ]
 
 
 def _describe_holders(instance, holders: list[tuple[str, set[str]]]) -> str:
@@ -312,8 +336,9 @@ def _describe_holders(instance, holders: list[tuple[str, set[str]]]) -> str:
     return "; ".join(parts)
 
 
-def wait_for_pools(instance, pools: set[str], report: Callable[[str], None], recovered_by: str,
-                   timeout: float | None = None) -> None:
+def wait_for_pools(
+    instance, pools: set[str], report: Callable[[str], None], recovered_by: str, timeout: float | None = None
+) -> None:
     """Before a run: recovers stale runs, then sleeps while a live run holds a slot of `pools`.
 
     Raises PoolBusyError (one line) after `timeout` (TRACE_PLATFORM_LOCK_TIMEOUT). Interruptible:
@@ -332,10 +357,13 @@ def wait_for_pools(instance, pools: set[str], report: Callable[[str], None], rec
         if waited >= timeout:
             raise PoolBusyError(
                 f"pool {', '.join(sorted(pools))} is busy: {_describe_holders(instance, holders)}; waited "
-                f"{waited:.0f}s (TRACE_PLATFORM_LOCK_TIMEOUT). Let that run finish, or stop it, and run again")
+                f"{waited:.0f}s (TRACE_PLATFORM_LOCK_TIMEOUT). Let that run finish, or stop it, and run again"
+            )
         if not noted:
-            report(f"waiting up to {timeout - waited:.0f}s for the {', '.join(sorted(pools))} pool: "
-                   f"{_describe_holders(instance, holders)}")
+            report(
+                f"waiting up to {timeout - waited:.0f}s for the {', '.join(sorted(pools))} pool: "
+                f"{_describe_holders(instance, holders)}"
+            )
             noted = True
         time.sleep(min(delay, max(0.05, timeout - waited)))
         delay = min(delay * 2, 5.0)
@@ -359,8 +387,15 @@ class PoolWaitGuard:
     or after `timeout` seconds. `stopped` then holds one line saying why.
     """
 
-    def __init__(self, instance, run_id: str, report: Callable[[str], None], recovered_by: str,
-                 timeout: float | None = None, poll_seconds: float = 1.0):
+    def __init__(
+        self,
+        instance,
+        run_id: str,
+        report: Callable[[str], None],
+        recovered_by: str,
+        timeout: float | None = None,
+        poll_seconds: float = 1.0,
+    ):
         self.instance, self.run_id, self.report, self.recovered_by = instance, run_id, report, recovered_by
         self.timeout = _wait_timeout(timeout)
         self.poll_seconds = poll_seconds
@@ -401,8 +436,12 @@ class PoolWaitGuard:
                 blocked_since = blocked_since or time.monotonic()
                 holders = _holders(self.instance, pools, self.run_id)
                 try:
-                    recoveries = recover_stale_runs(self.instance, self.recovered_by, exclude_run_ids=[self.run_id],
-                                                    only_run_ids=[r for r, _ in holders])
+                    recoveries = recover_stale_runs(
+                        self.instance,
+                        self.recovered_by,
+                        exclude_run_ids=[self.run_id],
+                        only_run_ids=[r for r, _ in holders],
+                    )
                 except Exception:  # still answer signals and the timeout below
                     log.info("pool wait guard: recovery failed", exc_info=True)
                     recoveries = []
@@ -414,11 +453,15 @@ class PoolWaitGuard:
                 if self.stopped is None:
                     pool_text = ", ".join(sorted(pools))
                     if check_captured_interrupt():
-                        self.stopped = (f"interrupted (SIGINT/SIGTERM) while waiting {waited:.0f}s for the "
-                                        f"{pool_text} pool: {_describe_holders(self.instance, holders)}")
+                        self.stopped = (
+                            f"interrupted (SIGINT/SIGTERM) while waiting {waited:.0f}s for the "
+                            f"{pool_text} pool: {_describe_holders(self.instance, holders)}"
+                        )
                     elif waited >= self.timeout:
-                        self.stopped = (f"gave up after waiting {waited:.0f}s (TRACE_PLATFORM_LOCK_TIMEOUT) for "
-                                        f"the {pool_text} pool: {_describe_holders(self.instance, holders)}")
+                        self.stopped = (
+                            f"gave up after waiting {waited:.0f}s (TRACE_PLATFORM_LOCK_TIMEOUT) for "
+                            f"the {pool_text} pool: {_describe_holders(self.instance, holders)}"
+                        )
                 if self.stopped is not None and time.monotonic() - raised_at > 5:
                     # Raised again while the run stays blocked (an `except Exception` could eat one).
                     self._abort()
@@ -433,6 +476,9 @@ class PoolWaitGuard:
         if message.startswith("interrupted"):
             exc_type: type[BaseException] = dg.DagsterExecutionInterruptedError
         else:
-            exc_type = type("PoolWaitTimeout", (PoolWaitTimeout,), {"__str__": lambda _self: message,
-                                                                  "__module__": __name__})
+            exc_type = type(
+                "PoolWaitTimeout",
+                (PoolWaitTimeout,),
+                {"__str__": lambda _self: message, "__module__": __name__},
+            )
         _raise_in_thread(self._target, exc_type)

@@ -12,14 +12,18 @@ def warehouse_summary(con: duckdb.DuckDBPyConnection, partitions: list[str]) -> 
     accounting = con.execute(
         f"SELECT count(*), coalesce(sum(lines_read),0), coalesce(sum(blank_lines),0), coalesce(sum(events_loaded),0), "
         f"coalesce(sum(duplicates_dropped),0), coalesce(sum(lines_quarantined),0) FROM raw.ingest_files WHERE {in_range}",
-        [partitions]).fetchone()
+        [partitions],
+    ).fetchone()
     reasons = con.execute(
         f"SELECT reason, count(*) FROM raw.quarantine WHERE {in_range} GROUP BY reason ORDER BY count(*) DESC, reason",
-        [partitions]).fetchall()
+        [partitions],
+    ).fetchall()
     tables = con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_schema IN (SELECT unnest(?)) AND table_type = 'BASE TABLE' "
-        "ORDER BY table_schema, table_name", [list(MODEL_SCHEMAS)]).fetchall()
+        "ORDER BY table_schema, table_name",
+        [list(MODEL_SCHEMAS)],
+    ).fetchall()
     rows = {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0] for s, t in tables}
     return {
         "files": accounting[0],
@@ -46,6 +50,7 @@ def format_summary(summary: dict, checks: dict) -> str:
     lines += [f"  {table:<40} {n:>10,}" for table, n in summary["rows_per_table"].items()]
     lines.append(
         f"checks: {checks['passed']} passed, {checks['failed_error']} failed (ERROR), "
-        f"{checks['failed_warn']} failed (WARN)")
+        f"{checks['failed_warn']} failed (WARN)"
+    )
     lines += [f"  FAILED {name}" for name in checks["failures"][:30]]
     return "\n".join(lines)

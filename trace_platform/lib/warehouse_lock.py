@@ -55,6 +55,7 @@ def lock_retry_delay(attempt: int) -> float:
 
 # --- who holds the DuckDB file ------------------------------------------------------------------
 
+
 def _process_command(pid: int) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -100,12 +101,15 @@ def is_lock_conflict(exc: BaseException) -> bool:
 
 
 def locked_message(warehouse: Path, holder: str, waited: float) -> str:
-    return (f"warehouse {warehouse} is locked by another process ({holder}); waited {waited:.0f}s. "
-            "Close that process (analysts: query the reader snapshot with `trace-platform query`, "
-            "never the warehouse file) and the run retries")
+    return (
+        f"warehouse {warehouse} is locked by another process ({holder}); waited {waited:.0f}s. "
+        "Close that process (analysts: query the reader snapshot with `trace-platform query`, "
+        "never the warehouse file) and the run retries"
+    )
 
 
 # --- failing clearly, and asking Dagster for a retry ---------------------------------------------
+
 
 def _current_step_context():
     try:
@@ -153,11 +157,16 @@ def wait_until_file_free(warehouse: Path, deadline: float) -> None:
         if not holders:
             return
         if time.monotonic() >= deadline:
-            raise_locked(WarehouseLockedError(
-                locked_message(warehouse, describe_holders(holders), time.monotonic() - started)))
+            raise_locked(
+                WarehouseLockedError(
+                    locked_message(warehouse, describe_holders(holders), time.monotonic() - started)
+                )
+            )
         if not noted:
-            _note_waiting(f"warehouse {warehouse} is held by another process ({describe_holders(holders)}); "
-                          f"waiting up to {max(0.0, deadline - time.monotonic()):.0f}s")
+            _note_waiting(
+                f"warehouse {warehouse} is held by another process ({describe_holders(holders)}); "
+                f"waiting up to {max(0.0, deadline - time.monotonic()):.0f}s"
+            )
             noted = True
         time.sleep(min(delay, max(0.05, deadline - time.monotonic())))
         delay = min(delay * 2, 5.0)
@@ -177,8 +186,11 @@ def connect_with_retry(connect: Callable[[], T], warehouse: Path, timeout_second
             waited = time.monotonic() - started
             if waited >= timeout:
                 match = _DUCKDB_HOLDER.search(str(exc))
-                holder = (f"PID {match.group(2)}: {_process_command(int(match.group(2)))}" if match
-                          else describe_holders(foreign_lock_holders(warehouse)))
+                holder = (
+                    f"PID {match.group(2)}: {_process_command(int(match.group(2)))}"
+                    if match
+                    else describe_holders(foreign_lock_holders(warehouse))
+                )
                 raise_locked(WarehouseLockedError(locked_message(warehouse, holder, waited)))
             time.sleep(min(delay, max(0.05, timeout - waited)))
             delay = min(delay * 2, 5.0)
@@ -197,8 +209,11 @@ def warehouse_write_lock(warehouse: Path, timeout_seconds: float | None = None) 
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise_locked(WarehouseLockedError(
-                        f"warehouse {warehouse} is locked by another writer (waited {timeout:.0f}s)"))
+                    raise_locked(
+                        WarehouseLockedError(
+                            f"warehouse {warehouse} is locked by another writer (waited {timeout:.0f}s)"
+                        )
+                    )
                 time.sleep(0.2)
         try:
             # Our lock is ours; the DuckDB file may still be held by a process that is not a writer.

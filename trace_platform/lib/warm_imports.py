@@ -12,8 +12,12 @@ from __future__ import annotations
 import importlib
 import threading
 
-GX_MODULES = ("pandas", "great_expectations", "great_expectations.expectations",
-              "great_expectations.execution_engine.pandas_execution_engine")
+GX_MODULES = (
+    "pandas",
+    "great_expectations",
+    "great_expectations.expectations",
+    "great_expectations.execution_engine.pandas_execution_engine",
+)
 
 _started: set[tuple[str, ...]] = set()
 

@@ -2,7 +2,6 @@
 
 import warnings
 
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -32,15 +31,15 @@ CHANGE_LOG_CHECK = dg.AssetCheckSpec(
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*partitions_def.*")
     R9_CHECK = dg.AssetCheckSpec(
-    name="r9_line_accounting",
-    asset=RAW_INGEST_FILES,
-    partitions_def=delivery_day_partitions,
-    blocking=True,
-    description="R9 nothing lost: for every landing file of the partition, lines read = blank + "
-    "loaded + duplicates + quarantined, and the counts match the rows in raw.trace_events / raw.quarantine; "
-    "for an OTLP file the unit is an item, and every span and log record became an event or is quarantined "
-    "(raw.otlp_ingest_files, docs/otlp.md). "
-    "Blocking: downstream models never build on a partition whose accounting does not add up.",
+        name="r9_line_accounting",
+        asset=RAW_INGEST_FILES,
+        partitions_def=delivery_day_partitions,
+        blocking=True,
+        description="R9 nothing lost: for every landing file of the partition, lines read = blank + "
+        "loaded + duplicates + quarantined, and the counts match the rows in raw.trace_events / raw.quarantine; "
+        "for an OTLP file the unit is an item, and every span and log record became an event or is quarantined "
+        "(raw.otlp_ingest_files, docs/otlp.md). "
+        "Blocking: downstream models never build on a partition whose accounting does not add up.",
     )
 
 
@@ -55,27 +54,48 @@ def _spec(key: dg.AssetKey, description: str, columns: list[tuple[str, str]]) ->
         group_name="ingest",
         owners=[OWNER],
         kinds={"duckdb", "python"},
-        metadata={"dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, type_) for name, type_ in columns])},
+        metadata={
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(name, type_) for name, type_ in columns]
+            )
+        },
     )
 
 
 def _columns(con, table: str) -> list[tuple[str, str]]:
     return con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'raw' AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()
+        "WHERE table_schema = 'raw' AND table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
 
 
 @dg.multi_asset(
     specs=[
-        _spec(RAW_EVENTS, "Valid v1 trace events, deduplicated by event_id across partitions "
-              "(first delivery wins), with typed envelope columns and payload/attributes as JSON.", []),
-        _spec(RAW_QUARANTINE, "Every line (or file) that could not be loaded, with a reason code "
-              "and the raw text (truncated when huge).", []),
-        _spec(RAW_INGEST_FILES, "Line accounting per landing file (R9): lines read, blank, loaded, "
-              "duplicates, quarantined, content hash and load time.", []),
-        _spec(RAW_CHANGE_LOG, "The traces each publish touched (rows inserted, replaced or demoted) and the "
-              "delivery day changed; the dbt models rebuild exactly these traces.", []),
+        _spec(
+            RAW_EVENTS,
+            "Valid v1 trace events, deduplicated by event_id across partitions "
+            "(first delivery wins), with typed envelope columns and payload/attributes as JSON.",
+            [],
+        ),
+        _spec(
+            RAW_QUARANTINE,
+            "Every line (or file) that could not be loaded, with a reason code "
+            "and the raw text (truncated when huge).",
+            [],
+        ),
+        _spec(
+            RAW_INGEST_FILES,
+            "Line accounting per landing file (R9): lines read, blank, loaded, "
+            "duplicates, quarantined, content hash and load time.",
+            [],
+        ),
+        _spec(
+            RAW_CHANGE_LOG,
+            "The traces each publish touched (rows inserted, replaced or demoted) and the "
+            "delivery day changed; the dbt models rebuild exactly these traces.",
+            [],
+        ),
     ],
     check_specs=[R9_CHECK, CHANGE_LOG_CHECK],
     partitions_def=delivery_day_partitions,
@@ -90,19 +110,30 @@ def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, wa
     with warehouse_write_lock(settings.warehouse_path(warehouse.database)), warehouse.get_connection() as con:
         report = ingest_partition(con, landing, partition)
         r9_rows = con.execute(read_sql("check_r9.sql"), {"partition": partition}).fetchall()
-        counts = dict(con.execute(
-            "SELECT 'trace_events', count(*) FROM raw.trace_events UNION ALL "
-            "SELECT 'quarantine', count(*) FROM raw.quarantine UNION ALL "
-            "SELECT 'ingest_files', count(*) FROM raw.ingest_files UNION ALL "
-            "SELECT 'trace_change_log', count(*) FROM raw.trace_change_log").fetchall())
-        schemas = {t: _columns(con, t) for t in ("trace_events", "quarantine", "ingest_files", "trace_change_log")}
-        unlogged = [r[0] for r in con.execute(
-            "SELECT DISTINCT trace_id FROM raw.trace_events WHERE delivery_date = ?::DATE "
-            "EXCEPT SELECT trace_id FROM raw.trace_change_log WHERE delivery_date = ?::DATE "
-            "ORDER BY 1 LIMIT 10", [partition, partition]).fetchall()]
+        counts = dict(
+            con.execute(
+                "SELECT 'trace_events', count(*) FROM raw.trace_events UNION ALL "
+                "SELECT 'quarantine', count(*) FROM raw.quarantine UNION ALL "
+                "SELECT 'ingest_files', count(*) FROM raw.ingest_files UNION ALL "
+                "SELECT 'trace_change_log', count(*) FROM raw.trace_change_log"
+            ).fetchall()
+        )
+        schemas = {
+            t: _columns(con, t) for t in ("trace_events", "quarantine", "ingest_files", "trace_change_log")
+        }
+        unlogged = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT trace_id FROM raw.trace_events WHERE delivery_date = ?::DATE "
+                "EXCEPT SELECT trace_id FROM raw.trace_change_log WHERE delivery_date = ?::DATE "
+                "ORDER BY 1 LIMIT 10",
+                [partition, partition],
+            ).fetchall()
+        ]
         logged_now = con.execute(
             "SELECT count(DISTINCT trace_id) FROM raw.trace_change_log "
-            "WHERE change_seq = (SELECT max(change_seq) FROM raw.trace_change_log)").fetchone()[0]
+            "WHERE change_seq = (SELECT max(change_seq) FROM raw.trace_change_log)"
+        ).fetchone()[0]
 
     if report.ignored_files:
         context.log.warning(f"{partition}: not trace files, left unread: {report.ignored_files}")
@@ -116,11 +147,16 @@ def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, wa
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
-                **({"ingest": base, "landing_fingerprint": report.landing_fingerprint} if key == RAW_EVENTS else {}),
+                **(
+                    {"ingest": base, "landing_fingerprint": report.landing_fingerprint}
+                    if key == RAW_EVENTS
+                    else {}
+                ),
                 "partition_rows": partition_rows,
                 "dagster/row_count": counts[table],
                 "dagster/column_schema": dg.TableSchema(
-                    columns=[dg.TableColumn(n, t) for n, t in schemas[table]]),
+                    columns=[dg.TableColumn(n, t) for n, t in schemas[table]]
+                ),
             },
         )
 
@@ -141,7 +177,7 @@ def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, wa
             "quarantined_by_reason": report.quarantined_by_reason,
             "examples": [r[0] for r in unbalanced[:10]],
             "sql": f"SELECT * FROM raw.ingest_files WHERE delivery_date = DATE '{partition}' "
-                   "AND lines_read <> blank_lines + events_loaded + duplicates_dropped + lines_quarantined",
+            "AND lines_read <> blank_lines + events_loaded + duplicates_dropped + lines_quarantined",
         },
     )
     yield dg.AssetCheckResult(
@@ -153,6 +189,6 @@ def raw_trace_events(context: dg.AssetExecutionContext, config: IngestConfig, wa
             "traces_logged_by_this_publish": logged_now,
             "unlogged_examples": unlogged,
             "sql": f"SELECT DISTINCT trace_id FROM raw.trace_events WHERE delivery_date = DATE '{partition}' EXCEPT "
-                   f"SELECT trace_id FROM raw.trace_change_log WHERE delivery_date = DATE '{partition}'",
+            f"SELECT trace_id FROM raw.trace_change_log WHERE delivery_date = DATE '{partition}'",
         },
     )

@@ -47,7 +47,7 @@ RETENTION_CHECK = partitioned_check_spec(
     "raw_payloads_within_retention",
     asset=RAW_PAYLOAD_RETENTION,
     description="No delivery day older than the retention window still holds unredacted raw payloads, "
-                "attributes or quarantined raw lines (TRACE_PLATFORM_RAW_PAYLOAD_RETENTION_DAYS).",
+    "attributes or quarantined raw lines (TRACE_PLATFORM_RAW_PAYLOAD_RETENTION_DAYS).",
 )
 
 DDL = """
@@ -109,14 +109,18 @@ VALUES ($day::DATE, now(), $retention_days, $cutoff::DATE, $payloads, $attribute
 """
 
 # What the check counts: anything unredacted left before the cutoff.
-OVERDUE_SQL = """
+OVERDUE_SQL = (
+    """
 SELECT
-    (SELECT count(*) FROM (""" + DUE_DAYS_SQL + """)) AS overdue_days,
+    (SELECT count(*) FROM ("""
+    + DUE_DAYS_SQL
+    + """)) AS overdue_days,
     (SELECT count(*) FROM raw.trace_events WHERE delivery_date < $cutoff::DATE AND attributes IS NOT NULL)
         AS events_with_attributes,
     (SELECT count(*) FROM raw.quarantine WHERE delivery_date < $cutoff::DATE AND raw_line IS NOT NULL)
         AS quarantine_lines_with_text
 """
+)
 
 
 @dataclass
@@ -154,25 +158,39 @@ class RetentionReport:
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' "
-                       "AND table_name = ?", [table]).fetchone()[0] > 0
+    return (
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' AND table_name = ?",
+            [table],
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def reference_date(con: duckdb.DuckDBPyConnection, partition: str) -> dt.date:
     """The later of the partition and the newest delivery day loaded."""
     day = parse_partition_key(partition)
-    newest = con.execute("SELECT max(delivery_date) FROM raw.ingest_files").fetchone()[0] \
-        if _table_exists(con, "ingest_files") else None
+    newest = (
+        con.execute("SELECT max(delivery_date) FROM raw.ingest_files").fetchone()[0]
+        if _table_exists(con, "ingest_files")
+        else None
+    )
     return max(day, newest) if newest else day
 
 
-def purge_raw_payloads(con: duckdb.DuckDBPyConnection, partition: str, retention_days: int | None) -> RetentionReport:
+def purge_raw_payloads(
+    con: duckdb.DuckDBPyConnection, partition: str, retention_days: int | None
+) -> RetentionReport:
     """Purges the raw payloads of the days older than the retention window; idempotent.
 
     The connection needs the redaction macros (lib/duckdb_functions.register_redaction).
     """
     report = RetentionReport(retention_days)
-    if retention_days is None or not _table_exists(con, "trace_events") or not _table_exists(con, "quarantine"):
+    if (
+        retention_days is None
+        or not _table_exists(con, "trace_events")
+        or not _table_exists(con, "quarantine")
+    ):
         return report
     if isinstance(retention_days, bool) or not isinstance(retention_days, int) or retention_days < 0:
         raise ValueError(f"retention_days must be a non-negative integer, not {retention_days!r}")
@@ -184,13 +202,23 @@ def purge_raw_payloads(con: duckdb.DuckDBPyConnection, partition: str, retention
         params = {"day": day.isoformat()}
         con.execute("BEGIN TRANSACTION")
         try:
-            attributes, extra_fields, payloads = (con.execute(statement, params).fetchone()[0]
-                                                  for statement in PURGE_EVENTS_SQL)
+            attributes, extra_fields, payloads = (
+                con.execute(statement, params).fetchone()[0] for statement in PURGE_EVENTS_SQL
+            )
             lines = con.execute(PURGE_QUARANTINE_SQL, params).fetchone()[0]
             con.execute("DELETE FROM raw.payload_retention WHERE delivery_date = $day::DATE", params)
-            con.execute(LOG_SQL, {**params, "retention_days": retention_days, "cutoff": cutoff,
-                                  "payloads": payloads, "attributes": attributes, "extra_fields": extra_fields,
-                                  "lines": lines})
+            con.execute(
+                LOG_SQL,
+                {
+                    **params,
+                    "retention_days": retention_days,
+                    "cutoff": cutoff,
+                    "payloads": payloads,
+                    "attributes": attributes,
+                    "extra_fields": extra_fields,
+                    "lines": lines,
+                },
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -200,8 +228,9 @@ def purge_raw_payloads(con: duckdb.DuckDBPyConnection, partition: str, retention
         report.attributes_removed += attributes
         report.extra_fields_redacted += extra_fields
         report.quarantine_lines_cleared += lines
-    report.overdue_days, report.events_with_attributes, report.quarantine_lines_with_text = \
-        con.execute(OVERDUE_SQL, {"cutoff": cutoff}).fetchone()
+    report.overdue_days, report.events_with_attributes, report.quarantine_lines_with_text = con.execute(
+        OVERDUE_SQL, {"cutoff": cutoff}
+    ).fetchone()
     return report
 
 
@@ -215,9 +244,9 @@ def purge_raw_payloads(con: duckdb.DuckDBPyConnection, partition: str, retention
     pool="duckdb_writer",
     check_specs=[RETENTION_CHECK],
     description="Raw payload retention: after a successful build, redacts the payloads and removes the "
-                "attributes and quarantined raw lines of delivery days older than "
-                "TRACE_PLATFORM_RAW_PAYLOAD_RETENTION_DAYS (default 7; 'keep' keeps them). "
-                "Log: raw.payload_retention.",
+    "attributes and quarantined raw lines of delivery days older than "
+    "TRACE_PLATFORM_RAW_PAYLOAD_RETENTION_DAYS (default 7; 'keep' keeps them). "
+    "Log: raw.payload_retention.",
 )
 def raw_payload_retention(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     retention_days = settings.raw_payload_retention_days()

@@ -17,7 +17,12 @@ from trace_platform.defs.ingest.assets import RAW_EVENTS
 from trace_platform.defs.jobs import nightly_trace_job
 from trace_platform.defs.partitions import delivery_day_partitions
 from trace_platform.lib import settings
-from trace_platform.lib.landing import LandingError, list_partition_files, list_partition_keys, partition_fingerprint
+from trace_platform.lib.landing import (
+    LandingError,
+    list_partition_files,
+    list_partition_keys,
+    partition_fingerprint,
+)
 
 # A folder still being written to is left alone until it has been quiet this long.
 SETTLE_SECONDS = 30

@@ -53,40 +53,51 @@ def _check_spec(asset: dg.AssetKey) -> dg.AssetCheckSpec:
         "reader_matches_warehouse",
         asset=asset,
         description="Every table of the published reader has the warehouse's row count, read through the reader's "
-                    "own views (the files it names exist and are readable).",
+        "own views (the files it names exist and are readable).",
     )
 
 
 def _dbt_finished_at(context: dg.AssetExecutionContext) -> float | None:
     """When this run's dbt build materialised its last model (the start of the stale-reader window)."""
     dbt_keys = set(trace_warehouse_models.keys)
-    stamps = [record.event_log_entry.timestamp for record in context.instance.get_records_for_run(
-        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-        if record.event_log_entry.dagster_event.asset_key in dbt_keys]
+    stamps = [
+        record.event_log_entry.timestamp
+        for record in context.instance.get_records_for_run(
+            context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        if record.event_log_entry.dagster_event.asset_key in dbt_keys
+    ]
     return max(stamps) if stamps else None
 
 
-def _publish(context: dg.AssetExecutionContext, warehouse: DuckDBResource, key: dg.AssetKey,
-             check: dg.AssetCheckSpec):
+def _publish(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, key: dg.AssetKey, check: dg.AssetCheckSpec
+):
     path = settings.warehouse_path(warehouse.database)
     paths = snapshot_paths(path)
     tracked = trace_scoped_tables(dbt_project.manifest_path)
     with warehouse_write_lock(path), warehouse.get_connection() as con:
-        report = publish_snapshot(con, paths, warehouse=path, tracked_tables=tracked,
-                                  partition_key=context.partition_key)
+        report = publish_snapshot(
+            con, paths, warehouse=path, tracked_tables=tracked, partition_key=context.partition_key
+        )
     if report.files_failed_verification:
         failed = sorted(report.files_failed_verification.items())
-        context.log.warning(f"{len(failed)} published file(s) no longer matched their digest and were rewritten from "
-                            f"the warehouse, not reused (written outside the publish?): "
-                            + ", ".join(f"{f} ({why})" for f, why in failed[:10]))
+        context.log.warning(
+            f"{len(failed)} published file(s) no longer matched their digest and were rewritten from "
+            f"the warehouse, not reused (written outside the publish?): "
+            + ", ".join(f"{f} ({why})" for f, why in failed[:10])
+        )
     dbt_finished = _dbt_finished_at(context)
     window = round(report.swapped_at - dbt_finished, 3) if dbt_finished else None
 
     reader = connect_reader(paths.reader)
     try:
-        through_reader = {f"{s}.{t}": reader.execute(
-            f"SELECT count(*) FROM {quote_identifier(s)}.{quote_identifier(t)}").fetchone()[0]
-            for s, t in reader.execute("SELECT table_schema, table_name FROM snapshot_tables").fetchall()}
+        through_reader = {
+            f"{s}.{t}": reader.execute(
+                f"SELECT count(*) FROM {quote_identifier(s)}.{quote_identifier(t)}"
+            ).fetchone()[0]
+            for s, t in reader.execute("SELECT table_schema, table_name FROM snapshot_tables").fetchall()
+        }
         version = reader.execute("SELECT version FROM snapshot_info").fetchone()[0]
     finally:
         reader.close()
@@ -99,10 +110,31 @@ def _publish(context: dg.AssetExecutionContext, warehouse: DuckDBResource, key: 
             "stale_window_seconds": window,  # dbt build finished -> readers see this version
             "dagster/row_count": report.rows_total,
             "path": dg.MetadataValue.path(str(paths.reader)),
-            "tables": md_table(["table", "strategy", "rows", "buckets", "written", "rows written", "seconds",
-                                "full because"], [
-                [t, e["strategy"], e["rows"], e["buckets"], e["buckets_written"], e["rows_written"], e["seconds"],
-                 e["full_reason"] or ""] for t, e in sorted(report.tables.items())]),
+            "tables": md_table(
+                [
+                    "table",
+                    "strategy",
+                    "rows",
+                    "buckets",
+                    "written",
+                    "rows written",
+                    "seconds",
+                    "full because",
+                ],
+                [
+                    [
+                        t,
+                        e["strategy"],
+                        e["rows"],
+                        e["buckets"],
+                        e["buckets_written"],
+                        e["rows_written"],
+                        e["seconds"],
+                        e["full_reason"] or "",
+                    ]
+                    for t, e in sorted(report.tables.items())
+                ],
+            ),
         },
     )
     yield dg.AssetCheckResult(
@@ -111,26 +143,37 @@ def _publish(context: dg.AssetExecutionContext, warehouse: DuckDBResource, key: 
         passed=not mismatched and version == report.version,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"reader version {version}: {len(through_reader)} table(s), "
-                    f"{len(mismatched)} with a row count differing from the warehouse",
-        metadata={KIND_KEY: "quality", CATEGORY_KEY: DATA_QUALITY, "partition": context.partition_key,
-                  OBSERVED_KEY: dg.MetadataValue.float(float(len(mismatched))),
-                  THRESHOLD_KEY: dg.MetadataValue.float(0.0), "mismatched_tables": mismatched,
-                  "reader_version": version},
+        f"{len(mismatched)} with a row count differing from the warehouse",
+        metadata={
+            KIND_KEY: "quality",
+            CATEGORY_KEY: DATA_QUALITY,
+            "partition": context.partition_key,
+            OBSERVED_KEY: dg.MetadataValue.float(float(len(mismatched))),
+            THRESHOLD_KEY: dg.MetadataValue.float(0.0),
+            "mismatched_tables": mismatched,
+            "reader_version": version,
+        },
     )
 
 
 READER_CHECK = _check_spec(READER_SNAPSHOT)
 READER_WITH_CHECKS_CHECK = _check_spec(READER_SNAPSHOT_WITH_CHECKS)
-COMMON = dict(group_name="publish", owners=[OWNER], kinds={"duckdb", "parquet"}, tags={"layer": "publish"},
-              partitions_def=delivery_day_partitions, pool="duckdb_writer")
+COMMON = dict(
+    group_name="publish",
+    owners=[OWNER],
+    kinds={"duckdb", "parquet"},
+    tags={"layer": "publish"},
+    partitions_def=delivery_day_partitions,
+    pool="duckdb_writer",
+)
 
 
 @partitioned_asset(
     key=READER_SNAPSHOT,
     description="Immutable read-only snapshot of the marts, audit and eval schemas (Parquet + a small DuckDB "
-                "file of views), swapped in atomically as soon as the dbt build succeeded: `trace-platform "
-                "query` and notebooks read it, never the warehouse. Only the delivery days a run changed are "
-                "rewritten.",
+    "file of views), swapped in atomically as soon as the dbt build succeeded: `trace-platform "
+    "query` and notebooks read it, never the warehouse. Only the delivery days a run changed are "
+    "rewritten.",
     deps=MODEL_DEPS,
     check_specs=[READER_CHECK],
     op_tags=FIRST_OP_TAGS,
@@ -143,7 +186,7 @@ def reader_snapshot(context: dg.AssetExecutionContext, warehouse: DuckDBResource
 @partitioned_asset(
     key=READER_SNAPSHOT_WITH_CHECKS,
     description="The reader snapshot again at the end of the run, with this run's audit.check_results "
-                "(only that table is rewritten).",
+    "(only that table is rewritten).",
     deps=[*MODEL_DEPS, CHECK_RESULTS, READER_SNAPSHOT],
     check_specs=[READER_WITH_CHECKS_CHECK],
     op_tags=COLLECTOR_OP_TAGS,

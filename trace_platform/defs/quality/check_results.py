@@ -75,9 +75,24 @@ CREATE TABLE IF NOT EXISTS audit.check_results (
 );
 """
 
-COLUMNS = ("run_id", "job_name", "partition_date", "asset_key", "check_name", "check_kind", "category", "passed",
-           "severity", "blocking", "observed_value", "threshold", "description", "metadata", "step_key",
-           "evaluated_at")
+COLUMNS = (
+    "run_id",
+    "job_name",
+    "partition_date",
+    "asset_key",
+    "check_name",
+    "check_kind",
+    "category",
+    "passed",
+    "severity",
+    "blocking",
+    "observed_value",
+    "threshold",
+    "description",
+    "metadata",
+    "step_key",
+    "evaluated_at",
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +130,9 @@ def classify(check_name: str, metadata: dict) -> tuple[str, str | None]:
         return str(metadata[KIND_KEY]), metadata.get(CATEGORY_KEY)
     if check_name == R9_CHECK.name:
         return "audit_rule", TRAIL_COMPLETENESS
-    if any(name.startswith("dagster_dbt/") for name in metadata) or str(metadata.get("unique_id", "")).startswith("test."):
+    if any(name.startswith("dagster_dbt/") for name in metadata) or str(
+        metadata.get("unique_id", "")
+    ).startswith("test."):
         return "dbt_test", DATA_QUALITY
     return "other", None
 
@@ -139,12 +156,23 @@ def _partition(value: str | None) -> str | None:
         return None
 
 
-def row_for(evaluation: dg.AssetCheckEvaluation, *, run_id: str, job_name: str | None, run_partition: str | None,
-            step_key: str | None, timestamp: float) -> CheckRow:
+def row_for(
+    evaluation: dg.AssetCheckEvaluation,
+    *,
+    run_id: str,
+    job_name: str | None,
+    run_partition: str | None,
+    step_key: str | None,
+    timestamp: float,
+) -> CheckRow:
     metadata = metadata_to_plain(evaluation.metadata)
     kind, category = classify(evaluation.check_name, metadata)
     observed, threshold = observed_and_threshold(evaluation.check_name, kind, metadata)
-    partition = _partition(evaluation.partition) or _partition(metadata.get(PARTITION_KEY)) or _partition(run_partition)
+    partition = (
+        _partition(evaluation.partition)
+        or _partition(metadata.get(PARTITION_KEY))
+        or _partition(run_partition)
+    )
     return CheckRow(
         run_id=run_id,
         job_name=job_name,
@@ -175,9 +203,13 @@ def record_rows(con, rows: Sequence[CheckRow]) -> int:
     redaction.register(con)  # redact_text / redact_json, below
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE new_check_results AS "
-                    f"SELECT {', '.join(COLUMNS)} FROM audit.check_results LIMIT 0")
-        con.executemany(f"INSERT INTO new_check_results VALUES ({placeholders})", [astuple(r) for r in unique.values()])
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE new_check_results AS "
+            f"SELECT {', '.join(COLUMNS)} FROM audit.check_results LIMIT 0"
+        )
+        con.executemany(
+            f"INSERT INTO new_check_results VALUES ({placeholders})", [astuple(r) for r in unique.values()]
+        )
         con.execute("""
             DELETE FROM audit.check_results AS t USING new_check_results AS n
             WHERE t.run_id = n.run_id AND t.asset_key = n.asset_key AND t.check_name = n.check_name
@@ -185,10 +217,14 @@ def record_rows(con, rows: Sequence[CheckRow]) -> int:
         # The description and the metadata leave redacted (docs/security.md): the checks redact the
         # data values they copy (GX unexpected values, payload keys) at the source, for the UI;
         # this catches whatever a check (ours, a dbt test's, a future one) copies unredacted.
-        selected = ", ".join({"description": "redact_text(description)",
-                              "metadata": "redact_json(metadata)"}.get(c, c) for c in COLUMNS)
-        con.execute(f"INSERT INTO audit.check_results ({', '.join(COLUMNS)}, recorded_at) "
-                    f"SELECT {selected}, now() FROM new_check_results")
+        selected = ", ".join(
+            {"description": "redact_text(description)", "metadata": "redact_json(metadata)"}.get(c, c)
+            for c in COLUMNS
+        )
+        con.execute(
+            f"INSERT INTO audit.check_results ({', '.join(COLUMNS)}, recorded_at) "
+            f"SELECT {selected}, now() FROM new_check_results"
+        )
         con.execute("DROP TABLE new_check_results")
         con.execute("COMMIT")
     except BaseException:
@@ -199,6 +235,7 @@ def record_rows(con, rows: Sequence[CheckRow]) -> int:
 
 # --- writer 1: after every step ---------------------------------------------------------------
 
+
 def _run_partition(instance: dg.DagsterInstance, run_id: str) -> tuple[str | None, str | None]:
     run = instance.get_run_by_id(run_id)
     if run is None:
@@ -207,17 +244,31 @@ def _run_partition(instance: dg.DagsterInstance, run_id: str) -> tuple[str | Non
 
 
 def _record_step_evaluations(context: dg.HookContext, event_list: Sequence[dg.DagsterEvent]):
-    evaluations = [(event.event_specific_data, event.step_key) for event in event_list
-                   if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    evaluations = [
+        (event.event_specific_data, event.step_key)
+        for event in event_list
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
     if not evaluations:
         return dg.HookExecutionResult(hook_name=context.hook_def.name, is_skipped=True)
     job_name, partition = _run_partition(context.instance, context.run_id)
     now = time.time()
-    rows = [row_for(evaluation, run_id=context.run_id, job_name=job_name, run_partition=partition,
-                    step_key=step_key, timestamp=now) for evaluation, step_key in evaluations]
+    rows = [
+        row_for(
+            evaluation,
+            run_id=context.run_id,
+            job_name=job_name,
+            run_partition=partition,
+            step_key=step_key,
+            timestamp=now,
+        )
+        for evaluation, step_key in evaluations
+    ]
     with warehouse_connection(context.resources.warehouse) as con:
         recorded = record_rows(con, rows)
-    context.log.info(f"recorded {recorded} check evaluation(s) of step {context.step_key} in audit.check_results")
+    context.log.info(
+        f"recorded {recorded} check evaluation(s) of step {context.step_key} in audit.check_results"
+    )
     return dg.HookExecutionResult(hook_name=context.hook_def.name, is_skipped=False)
 
 
@@ -230,15 +281,26 @@ record_check_results_hook = dg.HookDefinition(
 
 # --- writer 2: the quality asset ----------------------------------------------------------------
 
+
 def run_evaluation_rows(instance: dg.DagsterInstance, run_id: str) -> list[CheckRow]:
     """Every check evaluation Dagster recorded for a run, as rows."""
     job_name, partition = _run_partition(instance, run_id)
     rows = []
-    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
+    for record in instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records:
         entry = record.event_log_entry
         event = entry.dagster_event
-        rows.append(row_for(event.event_specific_data, run_id=run_id, job_name=job_name, run_partition=partition,
-                            step_key=event.step_key, timestamp=entry.timestamp))
+        rows.append(
+            row_for(
+                event.event_specific_data,
+                run_id=run_id,
+                job_name=job_name,
+                run_partition=partition,
+                step_key=event.step_key,
+                timestamp=entry.timestamp,
+            )
+        )
     return rows
 
 
@@ -251,10 +313,12 @@ ALL_RECORDED_CHECK = partitioned_check_spec(
 
 def partitioned_asset(**kwargs):
     """@dg.asset with the nightly job's per-partition backfill policy (a beta parameter in 1.13)."""
+
     def decorate(fn):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*backfill_policy.*")
             return dg.asset(backfill_policy=dg.BackfillPolicy.multi_run(1), **kwargs)(fn)
+
     return decorate
 
 
@@ -265,8 +329,8 @@ def _upstream_keys() -> list[dg.AssetKey]:
 @partitioned_asset(
     key=CHECK_RESULTS,
     description="One row per check evaluation (partition, check, passed, severity, observed value, metadata): the "
-                "history of every asset check, GX suite, audit rule, R9 and dbt test, queryable in SQL. "
-                "See docs/quality.md.",
+    "history of every asset check, GX suite, audit rule, R9 and dbt test, queryable in SQL. "
+    "See docs/quality.md.",
     group_name="quality",
     owners=[OWNER],
     kinds={"duckdb", "python"},
@@ -282,12 +346,15 @@ def check_results(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     rows = run_evaluation_rows(context.instance, context.run_id)
     with warehouse_connection(warehouse) as con:
         record_rows(con, rows)
-        in_table = con.execute("SELECT count(*) FROM audit.check_results WHERE run_id = ?",
-                               [context.run_id]).fetchone()[0]
+        in_table = con.execute(
+            "SELECT count(*) FROM audit.check_results WHERE run_id = ?", [context.run_id]
+        ).fetchone()[0]
         total = con.execute("SELECT count(*) FROM audit.check_results").fetchone()[0]
-        schema = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                             "WHERE table_schema = 'audit' AND table_name = 'check_results' "
-                             "ORDER BY ordinal_position").fetchall()
+        schema = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'audit' AND table_name = 'check_results' "
+            "ORDER BY ordinal_position"
+        ).fetchall()
     failed = [r for r in rows if not r.passed]
     tally = {
         "passed": sum(r.passed for r in rows),
@@ -303,13 +370,17 @@ def check_results(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             "evaluations_this_run": len(rows),
             **tally,
             "by_kind": _by_kind(rows),
-            "failed_checks": md_table(["check", "asset", "severity", "observed", "threshold"], [
-                [r.check_name, r.asset_key, r.severity, r.observed_value, r.threshold] for r in failed[:50]])
-            if failed else "none",
+            "failed_checks": md_table(
+                ["check", "asset", "severity", "observed", "threshold"],
+                [[r.check_name, r.asset_key, r.severity, r.observed_value, r.threshold] for r in failed[:50]],
+            )
+            if failed
+            else "none",
             "sql": dg.MetadataValue.md(
                 "```sql\nSELECT check_kind, asset_key, check_name, passed, severity, observed_value, threshold\n"
                 f"FROM audit.check_results WHERE run_id = '{context.run_id}'\nORDER BY passed, severity, asset_key, "
-                "check_name;\n```"),
+                "check_name;\n```"
+            ),
         },
     )
     yield dg.AssetCheckResult(
@@ -318,9 +389,15 @@ def check_results(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
         passed=in_table >= len(rows),
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"{in_table} row(s) recorded for {len(rows)} evaluation(s) of this run",
-        metadata={"check_kind": "quality", "category": DATA_QUALITY, "partition": context.partition_key,
-                  "observed_value": dg.MetadataValue.float(float(len(rows) - min(in_table, len(rows)))),
-                  "threshold": dg.MetadataValue.float(0.0), "evaluations": len(rows), "rows_recorded": in_table},
+        metadata={
+            "check_kind": "quality",
+            "category": DATA_QUALITY,
+            "partition": context.partition_key,
+            "observed_value": dg.MetadataValue.float(float(len(rows) - min(in_table, len(rows)))),
+            "threshold": dg.MetadataValue.float(0.0),
+            "evaluations": len(rows),
+            "rows_recorded": in_table,
+        },
     )
 
 

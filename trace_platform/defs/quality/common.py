@@ -16,8 +16,8 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from trace_platform.defs.partitions import delivery_day_partitions
 from trace_platform.defs.ingest.assets import RAW_EVENTS, RAW_INGEST_FILES, RAW_QUARANTINE  # noqa: F401 (re-exported)
+from trace_platform.defs.partitions import delivery_day_partitions
 from trace_platform.defs.transform.project import DBT_PROJECT_DIR
 from trace_platform.lib import settings
 from trace_platform.lib.landing import parse_partition_key
@@ -91,8 +91,17 @@ class Rule:
 def _load_rules() -> dict[str, Rule]:
     """The rule catalogue from the dbt seed (one source of truth for names and categories)."""
     with (DBT_PROJECT_DIR / "seeds" / "audit_rules.csv").open(newline="") as handle:
-        return {row["rule_id"]: Rule(row["rule_id"], row["rule_name"], row["category"], row["severity"],
-                                     row["key_column"], row["statement"]) for row in csv.DictReader(handle)}
+        return {
+            row["rule_id"]: Rule(
+                row["rule_id"],
+                row["rule_name"],
+                row["category"],
+                row["severity"],
+                row["key_column"],
+                row["statement"],
+            )
+            for row in csv.DictReader(handle)
+        }
 
 
 RULES = _load_rules()
@@ -121,7 +130,9 @@ def warehouse_connection(warehouse: DuckDBResource) -> Iterator[duckdb.DuckDBPyC
     path = settings.warehouse_path(warehouse.database)
     with warehouse_write_lock(path):
         # an analyst may open the file read-only for a moment (e.g. `query --live`): wait it out
-        con = connect_with_retry(lambda: duckdb.connect(str(path), config=dict(warehouse.connection_config)), path)
+        con = connect_with_retry(
+            lambda: duckdb.connect(str(path), config=dict(warehouse.connection_config)), path
+        )
         try:
             con.execute("SET TimeZone = 'UTC'")
             yield con
@@ -130,8 +141,13 @@ def warehouse_connection(warehouse: DuckDBResource) -> Iterator[duckdb.DuckDBPyC
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                       [schema, table]).fetchone()[0] > 0
+    return (
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def rate(count: int, units: int) -> float:
@@ -141,9 +157,17 @@ def rate(count: int, units: int) -> float:
     return 1.0 if count else 0.0
 
 
-def check_metadata(*, kind: str, category: str, partition: str | None, observed: float | int | None,
-                   threshold: float | int | None, threshold_key: str | None, sql: str | None,
-                   **extra: Any) -> dict[str, Any]:
+def check_metadata(
+    *,
+    kind: str,
+    category: str,
+    partition: str | None,
+    observed: float | int | None,
+    threshold: float | int | None,
+    threshold_key: str | None,
+    sql: str | None,
+    **extra: Any,
+) -> dict[str, Any]:
     """The metadata every check of ours carries (UI and audit.check_results read the same keys)."""
     metadata: dict[str, Any] = {KIND_KEY: kind, CATEGORY_KEY: category}
     if partition is not None:

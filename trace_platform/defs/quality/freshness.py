@@ -42,18 +42,24 @@ def expected_partition(deadline: dt.datetime) -> str:
     return (deadline.date() - dt.timedelta(days=1)).isoformat()
 
 
-def evaluate_freshness(instance: dg.DagsterInstance, asset_key: dg.AssetKey, now: dt.datetime,
-                       thresholds: Thresholds) -> dg.AssetCheckResult:
+def evaluate_freshness(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, now: dt.datetime, thresholds: Thresholds
+) -> dg.AssetCheckResult:
     deadline = latest_deadline(now, thresholds.freshness_deadline_utc)
     partition = expected_partition(deadline)
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1, ascending=True).records
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1, ascending=True
+    ).records
     materialized_at = records[0].timestamp if records else None
     met_deadline = materialized_at is not None and materialized_at <= deadline.timestamp()
     overdue = 0.0 if materialized_at is not None else max(0.0, now.timestamp() - deadline.timestamp())
-    extra = {"deadline": dg.MetadataValue.timestamp(deadline.timestamp()), "expected_partition": partition,
-             "met_deadline": met_deadline, "overdue_seconds": overdue,
-             "evaluated_at": dg.MetadataValue.timestamp(now.timestamp())}
+    extra = {
+        "deadline": dg.MetadataValue.timestamp(deadline.timestamp()),
+        "expected_partition": partition,
+        "met_deadline": met_deadline,
+        "overdue_seconds": overdue,
+        "evaluated_at": dg.MetadataValue.timestamp(now.timestamp()),
+    }
     if materialized_at is not None:
         extra["materialized_at"] = dg.MetadataValue.timestamp(materialized_at)
     return dg.AssetCheckResult(
@@ -61,12 +67,21 @@ def evaluate_freshness(instance: dg.DagsterInstance, asset_key: dg.AssetKey, now
         asset_key=asset_key,
         passed=materialized_at is not None,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=(f"partition {partition} materialised" + ("" if met_deadline else " after the deadline")
-                     if materialized_at is not None else
-                     f"partition {partition} not materialised; due {deadline:%Y-%m-%d %H:%M} UTC"),
-        metadata=check_metadata(kind="freshness", category=TRAIL_COMPLETENESS, partition=partition,
-                                observed=overdue, threshold=0, threshold_key="freshness.deadline_utc", sql=None,
-                                **extra),
+        description=(
+            f"partition {partition} materialised" + ("" if met_deadline else " after the deadline")
+            if materialized_at is not None
+            else f"partition {partition} not materialised; due {deadline:%Y-%m-%d %H:%M} UTC"
+        ),
+        metadata=check_metadata(
+            kind="freshness",
+            category=TRAIL_COMPLETENESS,
+            partition=partition,
+            observed=overdue,
+            threshold=0,
+            threshold_key="freshness.deadline_utc",
+            sql=None,
+            **extra,
+        ),
     )
 
 
@@ -75,7 +90,7 @@ FRESHNESS_SPECS = [
         name=FRESHNESS_CHECK_NAME,
         asset=asset_key,
         description="Freshness (trail completeness, ERROR): after the daily deadline (freshness.deadline_utc, "
-                    "06:00 UTC) the previous delivery day's partition is materialised.",
+        "06:00 UTC) the previous delivery day's partition is materialised.",
         metadata={"owner": OWNER},
     )
     for asset_key in mart_keys()
@@ -86,7 +101,7 @@ FRESHNESS_SPECS = [
     specs=FRESHNESS_SPECS,
     name="marts_freshness_checks",
     description="Is the previous delivery day materialised in every mart by the deadline? Reads the Dagster "
-                "instance only.",
+    "instance only.",
     can_subset=True,
 )
 def marts_freshness_checks(context: dg.AssetCheckExecutionContext):

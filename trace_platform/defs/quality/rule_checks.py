@@ -65,8 +65,8 @@ def _spec(rule_id: str) -> dg.AssetCheckSpec:
         asset=RULE_ASSETS[rule_id],
         additional_deps=[AUDIT_VIOLATIONS] if RULE_ASSETS[rule_id] != AUDIT_VIOLATIONS else [],
         description=f"{rule_id} {rule.name} ({rule.category}): {rule.statement} "
-                    f"Fails with {severity} when the partition's breach rate over {UNIT_BY_KEY_COLUMN[rule.key_column]} "
-                    f"exceeds rules.{rule_id}.max_rate in thresholds.yaml.",
+        f"Fails with {severity} when the partition's breach rate over {UNIT_BY_KEY_COLUMN[rule.key_column]} "
+        f"exceeds rules.{rule_id}.max_rate in thresholds.yaml.",
         metadata={"rule_id": rule_id, "category": rule.category, "owner": OWNER},
     )
 
@@ -110,21 +110,26 @@ def example_key(key_column: str, trace_id: str, tool_call_id: str | None, event_
 
 
 def listing_sql(rule_id: str, partition: str) -> str:
-    return (f"SELECT * FROM audit.audit_violations\nWHERE rule_id = '{rule_id}' "
-            f"AND detected_in_partition = {date_literal(partition)}\nORDER BY trace_id, tool_call_id, event_id;")
+    return (
+        f"SELECT * FROM audit.audit_violations\nWHERE rule_id = '{rule_id}' "
+        f"AND detected_in_partition = {date_literal(partition)}\nORDER BY trace_id, tool_call_id, event_id;"
+    )
 
 
 def evaluate_rules(con, partition: str, rule_ids: list[str], thresholds) -> list[dg.AssetCheckResult]:
     """The rule checks for one partition (pure SQL + arithmetic; unit-testable with any connection)."""
     params = {"partition": partition, "start": trailing_start(partition, thresholds.trailing_days)}
-    units_by_day = {row[0].isoformat(): {"traces": row[1], "tool_calls": row[2], "model_calls": row[3]}
-                    for row in con.execute(UNITS_SQL, params).fetchall()}
+    units_by_day = {
+        row[0].isoformat(): {"traces": row[1], "tool_calls": row[2], "model_calls": row[3]}
+        for row in con.execute(UNITS_SQL, params).fetchall()
+    }
     breaches: dict[str, dict[str, int]] = defaultdict(dict)
     for rule_id, day, n in con.execute(BREACHES_SQL, params).fetchall():
         breaches[rule_id][day.isoformat()] = n
     examples: dict[str, list[str]] = defaultdict(list)
     for rule_id, trace_id, tool_call_id, event_id in con.execute(
-            EXAMPLES_SQL, {"partition": partition, "n": thresholds.example_keys}).fetchall():
+        EXAMPLES_SQL, {"partition": partition, "n": thresholds.example_keys}
+    ).fetchall():
         examples[rule_id].append(example_key(RULES[rule_id].key_column, trace_id, tool_call_id, event_id))
 
     results = []
@@ -137,28 +142,35 @@ def evaluate_rules(con, partition: str, rule_ids: list[str], thresholds) -> list
         trailing_count = sum(breaches[rule_id].values())
         breach_rate = rate(count, units)
         max_rate = thresholds.rule_max_rate[rule_id]
-        results.append(dg.AssetCheckResult(
-            check_name=rule.check_name,
-            asset_key=RULE_ASSETS[rule_id],
-            passed=breach_rate <= max_rate,
-            severity=rule.check_severity,
-            description=f"{count} {rule_id} breach(es) over {units} {unit} ({breach_rate:.2%}); "
-                        f"threshold {max_rate:.2%}",
-            metadata=check_metadata(
-                kind="audit_rule", category=rule.category, partition=partition, observed=breach_rate,
-                threshold=max_rate, threshold_key=f"rules.{rule_id}.max_rate", sql=listing_sql(rule_id, partition),
-                rule_id=rule_id,
-                unit=unit,
-                units=units,
-                breach_count=count,
-                breach_rate=float(breach_rate),
-                trailing_days=thresholds.trailing_days,
-                trailing_breach_count=trailing_count,
-                trailing_units=trailing_units,
-                trailing_breach_rate=float(rate(trailing_count, trailing_units)),
-                examples=examples.get(rule_id, []),
-            ),
-        ))
+        results.append(
+            dg.AssetCheckResult(
+                check_name=rule.check_name,
+                asset_key=RULE_ASSETS[rule_id],
+                passed=breach_rate <= max_rate,
+                severity=rule.check_severity,
+                description=f"{count} {rule_id} breach(es) over {units} {unit} ({breach_rate:.2%}); "
+                f"threshold {max_rate:.2%}",
+                metadata=check_metadata(
+                    kind="audit_rule",
+                    category=rule.category,
+                    partition=partition,
+                    observed=breach_rate,
+                    threshold=max_rate,
+                    threshold_key=f"rules.{rule_id}.max_rate",
+                    sql=listing_sql(rule_id, partition),
+                    rule_id=rule_id,
+                    unit=unit,
+                    units=units,
+                    breach_count=count,
+                    breach_rate=float(breach_rate),
+                    trailing_days=thresholds.trailing_days,
+                    trailing_breach_count=trailing_count,
+                    trailing_units=trailing_units,
+                    trailing_breach_rate=float(rate(trailing_count, trailing_units)),
+                    examples=examples.get(rule_id, []),
+                ),
+            )
+        )
     return results
 
 

@@ -35,33 +35,56 @@ def build_notifier(logger: Any | None = None) -> Notifier:
 def failed_error_checks(instance: dg.DagsterInstance, run_id: str) -> list[dict[str, Any]]:
     """Failed ERROR-severity check evaluations of a run, with the metadata a reader needs first."""
     failed = []
-    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
+    for record in instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if evaluation.passed or evaluation.severity != dg.AssetCheckSeverity.ERROR:
             continue
         metadata = {name: getattr(value, "value", value) for name, value in evaluation.metadata.items()}
-        failed.append({
-            "asset": evaluation.asset_key.to_user_string(),
-            "check": evaluation.check_name,
-            "blocking": bool(evaluation.blocking),
-            "description": evaluation.description,
-            **{name: metadata[name] for name in ("observed_value", "threshold", "threshold_key", "breach_count",
-                                                  "unbalanced_files", "dagster_dbt/failed_row_count")
-               if name in metadata and isinstance(metadata[name], int | float | str)},
-        })
+        failed.append(
+            {
+                "asset": evaluation.asset_key.to_user_string(),
+                "check": evaluation.check_name,
+                "blocking": bool(evaluation.blocking),
+                "description": evaluation.description,
+                **{
+                    name: metadata[name]
+                    for name in (
+                        "observed_value",
+                        "threshold",
+                        "threshold_key",
+                        "breach_count",
+                        "unbalanced_files",
+                        "dagster_dbt/failed_row_count",
+                    )
+                    if name in metadata and isinstance(metadata[name], int | float | str)
+                },
+            }
+        )
     return failed
 
 
 def _run_details(run: dg.DagsterRun) -> dict[str, Any]:
-    return {"run_id": run.run_id, "job": run.job_name, "partition": run.tags.get("dagster/partition"),
-            "status": run.status.value}
+    return {
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "partition": run.tags.get("dagster/partition"),
+        "status": run.status.value,
+    }
 
 
 def _checks_text(checks: list[Mapping[str, Any]]) -> str:
-    lines = [f"- {c['asset']}:{c['check']}" + (" (blocking)" if c["blocking"] else "")
-             + (f" observed {c['observed_value']:.4g} > threshold {c['threshold']:.4g}"
-                if isinstance(c.get("observed_value"), float) and isinstance(c.get("threshold"), float) else "")
-             for c in checks[:MAX_LISTED_CHECKS]]
+    lines = [
+        f"- {c['asset']}:{c['check']}"
+        + (" (blocking)" if c["blocking"] else "")
+        + (
+            f" observed {c['observed_value']:.4g} > threshold {c['threshold']:.4g}"
+            if isinstance(c.get("observed_value"), float) and isinstance(c.get("threshold"), float)
+            else ""
+        )
+        for c in checks[:MAX_LISTED_CHECKS]
+    ]
     if len(checks) > MAX_LISTED_CHECKS:
         lines.append(f"- ... and {len(checks) - MAX_LISTED_CHECKS} more")
     return "\n".join(lines)
@@ -73,16 +96,23 @@ def run_failure_notification(run: dg.DagsterRun, error: str | None, checks: list
     summary = f"error: {error or 'see the run logs'}"
     if checks:
         summary += f"\nfailed ERROR checks ({len(checks)}):\n{_checks_text(checks)}"
-    return Notification(kind="run_failure", title=f"Run of {run.job_name}{where} failed ({run.run_id[:8]})",
-                        summary=summary, details={**details, "error": error, "failed_checks": checks})
+    return Notification(
+        kind="run_failure",
+        title=f"Run of {run.job_name}{where} failed ({run.run_id[:8]})",
+        summary=summary,
+        details={**details, "error": error, "failed_checks": checks},
+    )
 
 
 def check_failure_notification(run: dg.DagsterRun, checks: list[dict]) -> Notification:
     details = _run_details(run)
     where = f" for {details['partition']}" if details["partition"] else ""
-    return Notification(kind="check_failure",
-                        title=f"{len(checks)} ERROR check(s) failed in {run.job_name}{where} ({run.run_id[:8]})",
-                        summary=_checks_text(checks), details={**details, "failed_checks": checks})
+    return Notification(
+        kind="check_failure",
+        title=f"{len(checks)} ERROR check(s) failed in {run.job_name}{where} ({run.run_id[:8]})",
+        summary=_checks_text(checks),
+        details={**details, "failed_checks": checks},
+    )
 
 
 @dg.run_failure_sensor(
@@ -94,9 +124,11 @@ def check_failure_notification(run: dg.DagsterRun, checks: list[dict]) -> Notifi
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext):
     run = context.dagster_run
     error = context.failure_event.message if context.failure_event else None
-    step_errors = [e.event_specific_data.error.message.strip().splitlines()[0]
-                   for e in context.get_step_failure_events()
-                   if e.event_specific_data and getattr(e.event_specific_data, "error", None)]
+    step_errors = [
+        e.event_specific_data.error.message.strip().splitlines()[0]
+        for e in context.get_step_failure_events()
+        if e.event_specific_data and getattr(e.event_specific_data, "error", None)
+    ]
     if step_errors:
         error = f"{error} — {step_errors[0]}" if error else step_errors[0]
     notification = run_failure_notification(run, error, failed_error_checks(context.instance, run.run_id))

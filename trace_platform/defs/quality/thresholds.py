@@ -91,7 +91,9 @@ def load_thresholds(path: str | os.PathLike | None = None) -> Thresholds:
     rules = {}
     for rule_id, rule in raw["rules"].items():
         if rule_id not in RULE_IDS:
-            raise ThresholdsError(f"rules.{rule_id}: not an audit rule with a threshold ({', '.join(RULE_IDS)})")
+            raise ThresholdsError(
+                f"rules.{rule_id}: not an audit rule with a threshold ({', '.join(RULE_IDS)})"
+            )
         rules[rule_id] = _fraction((rule or {}).get("max_rate"), f"rules.{rule_id}.max_rate")
     missing = [r for r in RULE_IDS if r not in rules]
     if missing:
@@ -129,5 +131,8 @@ def freshness_policy(thresholds: Thresholds | None = None):
     import dagster as dg
 
     t = thresholds or load_thresholds()
-    return dg.FreshnessPolicy.cron(deadline_cron=t.freshness_deadline_cron,
-                                   lower_bound_delta=dt.timedelta(hours=t.freshness_window_hours), timezone="UTC")
+    return dg.FreshnessPolicy.cron(
+        deadline_cron=t.freshness_deadline_cron,
+        lower_bound_delta=dt.timedelta(hours=t.freshness_window_hours),
+        timezone="UTC",
+    )

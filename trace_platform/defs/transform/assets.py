@@ -1,6 +1,5 @@
 """The dbt project as partitioned Dagster assets, built with `dbt build` so tests become checks."""
 
-
 import os
 import shutil
 from collections.abc import Iterator
@@ -15,8 +14,8 @@ from trace_platform.defs.partitions import delivery_day_partitions
 from trace_platform.defs.transform.project import dbt_project
 from trace_platform.defs.transform.translator import TraceDbtTranslator
 from trace_platform.lib import settings
-from trace_platform.lib.warm_imports import warm_in_background
 from trace_platform.lib.warehouse_lock import connect_with_retry, warehouse_write_lock
+from trace_platform.lib.warm_imports import warm_in_background
 
 # Per-partition row counts for the models that carry the partition (delivery day) in a column.
 PARTITION_COLUMNS = ("delivery_date", "last_delivery_date")
@@ -25,8 +24,11 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Trace-scoped tables that gained tenant_id when traces became keyed by (tenant_id, trace_id)
 # (issue 17). Rows an older build wrote cannot be given their tenant in place, so the first build
 # on such a warehouse is a full refresh, once: afterwards the column is there.
-TENANT_KEYED_TABLES = (("intermediate", "int_tool_call_chains"), ("intermediate", "int_trace_eval_features"),
-                       ("eval", "eval_trace_labels"))
+TENANT_KEYED_TABLES = (
+    ("intermediate", "int_tool_call_chains"),
+    ("intermediate", "int_trace_eval_features"),
+    ("eval", "eval_trace_labels"),
+)
 
 
 def full_refresh_reason(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -34,15 +36,20 @@ def full_refresh_reason(con: duckdb.DuckDBPyConnection) -> str | None:
     found = con.execute(
         "SELECT table_schema, table_name, bool_or(column_name = 'tenant_id') FROM information_schema.columns "
         "WHERE (table_schema, table_name) IN (SELECT unnest(?, recursive := true)) GROUP BY ALL",
-        [[{"s": s, "t": t} for s, t in TENANT_KEYED_TABLES]]).fetchall()
+        [[{"s": s, "t": t} for s, t in TENANT_KEYED_TABLES]],
+    ).fetchall()
     outdated = sorted(f"{schema}.{table}" for schema, table, has_tenant in found if not has_tenant)
     if outdated:
-        return (f"{', '.join(outdated)} predate tenant-scoped trace keys: rebuilding every model from raw "
-                "once (dbt build --full-refresh)")
+        return (
+            f"{', '.join(outdated)} predate tenant-scoped trace keys: rebuilding every model from raw "
+            "once (dbt build --full-refresh)"
+        )
     return None
 
 
-def table_metadata(con: duckdb.DuckDBPyConnection, keys: dict[str, dg.AssetKey], partition: str | None) -> dict:
+def table_metadata(
+    con: duckdb.DuckDBPyConnection, keys: dict[str, dg.AssetKey], partition: str | None
+) -> dict:
     """Row count, per-partition row count and column schema of each model, from information_schema.
 
     Runs once dbt has exited (DuckDB's single writer), on a read-only connection: dagster-dbt's
@@ -50,20 +57,28 @@ def table_metadata(con: duckdb.DuckDBPyConnection, keys: dict[str, dg.AssetKey],
     """
     wanted = {(k.path[0], k.path[1]): name for name, k in keys.items() if len(k.path) == 2}
     columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    views = {(schema, table) for schema, table in con.execute(
-        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'VIEW'").fetchall()}
+    views = {
+        (schema, table)
+        for schema, table in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'VIEW'"
+        ).fetchall()
+    }
     for schema, table, column, data_type in con.execute(
-            "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema IN (SELECT unnest(?)) ORDER BY table_schema, table_name, ordinal_position",
-            [sorted({s for s, _ in wanted})]).fetchall():
+        "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema IN (SELECT unnest(?)) ORDER BY table_schema, table_name, ordinal_position",
+        [sorted({s for s, _ in wanted})],
+    ).fetchall():
         if (schema, table) in wanted:
             columns.setdefault((schema, table), []).append((column, data_type))
     metadata: dict[str, dict] = {}
     for (schema, table), output_name in wanted.items():
         if (schema, table) not in columns:
             continue  # e.g. an ephemeral model: nothing to describe
-        entry: dict = {"dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, data_type) for name, data_type in columns[(schema, table)]])}
+        entry: dict = {
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(name, data_type) for name, data_type in columns[(schema, table)]]
+            )
+        }
         names = {name for name, _ in columns[(schema, table)]}
         partition_column = next((c for c in PARTITION_COLUMNS if c in names), None)
         try:
@@ -73,14 +88,17 @@ def table_metadata(con: duckdb.DuckDBPyConnection, keys: dict[str, dg.AssetKey],
                 if partition_column and partition:
                     entry["partition_rows"] = con.execute(
                         f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{partition_column}" = ?::DATE',
-                        [partition]).fetchone()[0]
+                        [partition],
+                    ).fetchone()[0]
                     entry["partition_column"] = partition_column
                 metadata[output_name] = entry
                 continue
             if partition_column and partition:
                 total, in_partition = con.execute(
                     f'SELECT count(*), count(*) FILTER (WHERE "{partition_column}" = ?::DATE) '
-                    f'FROM "{schema}"."{table}"', [partition]).fetchone()
+                    f'FROM "{schema}"."{table}"',
+                    [partition],
+                ).fetchone()
                 entry["partition_rows"] = in_partition
                 entry["partition_column"] = partition_column
             else:
@@ -132,9 +150,13 @@ def reuse_parse_state(invocation_target: Path) -> None:
 def _with_table_metadata(events: list, metadata: dict[str, dict]) -> Iterator:
     for event in events:
         if isinstance(event, dg.Output) and event.output_name in metadata:
-            yield dg.Output(event.value, output_name=event.output_name,
-                            metadata={**event.metadata, **metadata[event.output_name]},
-                            data_version=event.data_version, tags=event.tags)
+            yield dg.Output(
+                event.value,
+                output_name=event.output_name,
+                metadata={**event.metadata, **metadata[event.output_name]},
+                data_version=event.data_version,
+                tags=event.tags,
+            )
         else:
             yield event
 
@@ -165,13 +187,19 @@ def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
         # The day goes to dbt as an environment variable, not a CLI var: see nightly_delivery_date
         # in macros/test_scope.sql. dbt.cli copies the environment when it starts the subprocess.
         with _environment(TRACE_PLATFORM_DELIVERY_DATE=context.partition_key):
-            invocation = dbt.cli(["build", *(["--full-refresh"] if refresh_reason else [])], context=context,
-                                 raise_on_error=False)
+            invocation = dbt.cli(
+                ["build", *(["--full-refresh"] if refresh_reason else [])],
+                context=context,
+                raise_on_error=False,
+            )
         events = list(invocation.stream())
         reuse_parse_state(invocation.target_path)
         # dbt has exited; still under the lock, describe what it built.
-        outputs = {e.output_name: context.asset_key_for_output(e.output_name)
-                   for e in events if isinstance(e, dg.Output)}
+        outputs = {
+            e.output_name: context.asset_key_for_output(e.output_name)
+            for e in events
+            if isinstance(e, dg.Output)
+        }
         metadata: dict[str, dict] = {}
         if outputs:
             con = connect_with_retry(lambda: duckdb.connect(str(warehouse), read_only=True), warehouse)
@@ -181,5 +209,7 @@ def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
                 con.close()
     yield from _with_table_metadata(events, metadata)
     if not invocation.is_successful():
-        raise dg.Failure(description="dbt build failed; see the step logs and failed checks.",
-                         metadata={"dbt_command": " ".join(invocation.process.args)})
+        raise dg.Failure(
+            description="dbt build failed; see the step logs and failed checks.",
+            metadata={"dbt_command": " ".join(invocation.process.args)},
+        )

@@ -38,9 +38,18 @@ def ensure_manifest(force: bool = False) -> Path:
     env.setdefault("TRACE_PLATFORM_WAREHOUSE", str(settings.warehouse_path()))
     dbt = Path(sys.executable).parent / "dbt"
     result = subprocess.run(
-        [str(dbt) if dbt.exists() else "dbt", "parse", "--quiet",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        env=env, capture_output=True, text=True,
+        [
+            str(dbt) if dbt.exists() else "dbt",
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")

@@ -69,14 +69,21 @@ class TraceDbtTranslator(DagsterDbtTranslator):
             spec = spec.replace_attributes(freshness_policy=self._marts_freshness)
         return spec
 
-    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str,
-                             project: Any) -> dg.AssetCheckSpec | None:
+    def get_asset_check_spec(
+        self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetCheckSpec | None:
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if spec is None or spec.partitions_def is not None:
             return spec
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*partitions_def.*AssetCheckSpec.*")
             return dg.AssetCheckSpec(
-                spec.name, asset=spec.asset_key, description=spec.description,
-                additional_deps=spec.additional_deps, blocking=spec.blocking, metadata=spec.metadata,
-                automation_condition=spec.automation_condition, partitions_def=delivery_day_partitions)
+                spec.name,
+                asset=spec.asset_key,
+                description=spec.description,
+                additional_deps=spec.additional_deps,
+                blocking=spec.blocking,
+                metadata=spec.metadata,
+                automation_condition=spec.automation_condition,
+                partitions_def=delivery_day_partitions,
+            )
