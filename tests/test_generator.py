@@ -1,9 +1,11 @@
-"""The sample-log generator (trace_platform/lib/generator.py), without the warehouse.
+"""The sample-log generator (trace_platform/sample_data/), without the warehouse.
 
 The generated files are re-read here by an independent, deliberately simple reading of the spec
-(line validation, first-delivery-wins dedupe, the audit rules R1-R8 and R10): the manifest's
-accounting and expected breach keys must agree with it exactly, and clean traces must breach
-nothing. tests/test_generator_end_to_end.py checks the same manifest against the real warehouse.
+(line validation, first-delivery-wins dedupe) and judged by the independent reference of the audit
+rules (tests/reference_rules.py): the manifest's accounting and expected breach keys (the
+generator's own ground truth, from what it injected) must agree with them exactly, and clean traces
+must breach nothing. tests/test_generator_end_to_end.py checks the same manifest against the real
+warehouse.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from trace_platform.lib import generator
-from trace_platform.lib.generator import EVENT_TYPES, MANIFEST_NAME, RULE_VARIANTS, generate
+from tests import reference_rules
+from trace_platform.sample_data import (
+    AUDIT_RULES,
+    EVENT_TYPES,
+    MANIFEST_NAME,
+    RULE_VARIANTS,
+    api,
+    catalog,
+    generate,
+    workers,
+)
 
 START = dt.date(2026, 11, 20)
 FIGURES = ("lines_read", "blank_lines", "events_loaded", "duplicates_dropped", "lines_quarantined")
@@ -157,113 +168,16 @@ def read_landing(landing: Path) -> tuple[dict[str, dict], dict[str, dict], dict[
     return accounting, winners, delivered_in
 
 
-# --- the audit rules, as the spec states them ---------------------------------------------------
+# --- the audit rules: tests/reference_rules.py, the one Python reference -------------------------
 
 
 def reference_breaches(events: list[dict]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {rule: set() for rule in generator.AUDIT_RULES}
-    by_trace: dict[str, list[dict]] = defaultdict(list)
-    for event in events:
-        by_trace[event["trace_id"]].append(event)
-    for trace_id, trace in by_trace.items():
-        trace.sort(key=lambda e: (e["sequence"], e["event_id"]))
-        types = Counter(e["event_type"] for e in trace)
-        if types["user_request"] != 1 or types["final_result"] != 1:
-            found["R1"].add(trace_id)
-        spans = {e["span_id"] for e in trace}
-        if sorted(e["sequence"] for e in trace) != list(range(len(trace))) or any(
-            e.get("parent_span_id") is not None and e["parent_span_id"] not in spans for e in trace
-        ):
-            found["R7"].add(trace_id)
-        for e in trace:
-            p = e["payload"]
-            if e["event_type"] == "model_call" and not (
-                str(p.get("model") or "").strip() and str(p.get("model_version") or "").strip()
-            ):
-                found["R8"].add(e["event_id"])
-
-        calls: dict[str, dict] = {}
-        parts: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        requests: dict[str, dict] = {}
-        responses: dict[str, dict] = {}
-        for e in trace:
-            p, kind = e["payload"], e["event_type"]
-            if kind == "tool_call":
-                calls.setdefault(p["tool_call_id"], {**p, "sequence": e["sequence"]})
-            elif kind in ("policy_check", "tool_result", "side_effect"):
-                parts[p["tool_call_id"]][kind].append((e["sequence"], p))
-            elif kind == "confirmation_request":
-                requests.setdefault(p["confirmation_id"], {**p, "sequence": e["sequence"]})
-            elif kind == "confirmation_response":
-                responses.setdefault(p["confirmation_id"], {**p, "sequence": e["sequence"]})
-        approvals: dict[str, list[tuple[int, object]]] = defaultdict(
-            list
-        )  # call -> (response seq, shown args)
-        for confirmation_id, response in responses.items():
-            request = requests.get(confirmation_id, {})
-            if response["decision"] == "approved":
-                call_id = request.get("tool_call_id", response["tool_call_id"])
-                approvals[call_id].append((response["sequence"], request.get("arguments")))
-
-        def root_of(call_id: str) -> str:
-            seen = {call_id}
-            while (previous := calls[call_id].get("retry_of")) in calls and previous not in seen:
-                seen.add(previous)
-                call_id = previous
-            return call_id
-
-        def executed(call_id: str) -> bool:
-            call = calls.get(call_id)
-            own = parts[call_id]
-            return (
-                bool(call)
-                and call["mode"] == "execute"
-                and (
-                    any(p["status"] in ("ok", "error", "timeout") for _, p in own["tool_result"])
-                    or bool(own["side_effect"])
-                )
-            )
-
-        for call_id, call in calls.items():
-            own = parts[call_id]
-            cover = {call_id, root_of(call_id)}
-            checks = [c for c_id in cover for c in parts[c_id]["policy_check"]]
-            if (
-                call["mode"] == "execute"
-                and len(own["tool_result"]) != 1
-                or call["mode"] == "suggest"
-                and own["tool_result"]
-            ):
-                found["R4"].add(call_id)
-            if any(p["decision"] == "deny" for _, p in checks) and (
-                any(p["status"] == "ok" for _, p in own["tool_result"]) or own["side_effect"]
-            ):
-                found["R5"].add(call_id)
-            if not executed(call_id):
-                continue
-            point = (
-                min(s for s, _ in own["tool_result"])
-                if own["tool_result"]
-                else min(s for s, _ in own["side_effect"])
-            )
-            if call["access"] == "state_changing" and not any(
-                p["decision"] in ("allow", "require_confirmation") and s < point for s, p in checks
-            ):
-                found["R2"].add(call_id)
-            approved = [(s, shown) for c_id in cover for s, shown in approvals[c_id] if s < point]
-            if (
-                call["requires_confirmation"]
-                or any(p["decision"] == "require_confirmation" for _, p in checks)
-            ) and not approved:
-                found["R3"].add(call_id)
-            if any(shown is not None and shown != call["arguments"] for _, shown in approved):
-                found["R10"].add(call_id)
-
-        for e in trace:
-            if e["event_type"] == "side_effect":
-                call_id = e["payload"]["tool_call_id"]
-                if not (executed(call_id) and calls[call_id]["access"] == "state_changing"):
-                    found["R6"].add(call_id)
+    """The breaches tests/reference_rules.py finds in the winning events, keyed as the manifest's
+    expected_breaches: trace_id (R1, R7), the model call's event_id (R8), tool_call_id (the others)."""
+    found: dict[str, set[str]] = {rule: set() for rule in AUDIT_RULES}
+    for rule, _tenant, trace_id, tool_call_id, event_id in reference_rules.reference_breaches(events):
+        key = trace_id if rule in ("R1", "R7") else event_id if rule == "R8" else tool_call_id
+        found[rule].add(key if key is not None else event_id)
     return found
 
 
@@ -315,7 +229,7 @@ def test_same_arguments_give_byte_identical_output(tmp_path, gzip_output):
 def test_parallel_generation_writes_the_same_bytes(tmp_path, monkeypatch):
     kwargs = dict(days=2, traces_per_day=40, seed=3, start=START, dirty=True)
     sequential = generate(tmp_path / "seq", **kwargs)
-    monkeypatch.setattr(generator, "_PARALLEL_MIN_TRACES", 0)
+    monkeypatch.setattr(api, "PARALLEL_MIN_TRACES", 0)
     parallel = generate(tmp_path / "par", **kwargs, progress=True)
     assert parallel == sequential
     assert snapshot(tmp_path / "par") == snapshot(tmp_path / "seq")
@@ -458,13 +372,13 @@ def test_catalogue_variety(dirty):
     calls = payloads["tool_call"]
     assert {"read_only", "state_changing"} == {p["access"] for p in calls}
     assert {"execute", "suggest"} == {p["mode"] for p in calls}
-    assert all(p.get("tool_version") for p in calls if p["tool_name"] in generator._TOOLS)
+    assert all(p.get("tool_version") for p in calls if p["tool_name"] in catalog.TOOLS)
     assert {1, 2, 3} <= {p["attempt"] for p in calls}
     assert all((p["attempt"] > 1) == (p["retry_of"] is not None) for p in calls)
     assert {"ok", "error", "timeout", "denied", "cancelled"} == {p["status"] for p in payloads["tool_result"]}
     errors = {p["error"]["type"] for p in payloads["tool_result"] if "error" in p}
     assert {"timeout", "not_applicable", "unknown_tool", "policy_denied"} <= errors
-    assert errors & set(generator._BAD_PARAMETER_ERRORS)
+    assert errors & set(catalog.BAD_PARAMETER_ERRORS)
     assert {"allow", "deny", "require_confirmation"} == {p["decision"] for p in payloads["policy_check"]}
     assert {"approved", "rejected", "expired"} == {p["decision"] for p in payloads["confirmation_response"]}
     shown = [p for p in payloads["confirmation_request"] if "arguments" in p]
@@ -649,7 +563,7 @@ def test_a_failing_worker_is_reported(tmp_path):
         "dirty": False,
     }
     with pytest.raises(RuntimeError, match="not-a-day/collector-a failed.*Invalid isoformat"):
-        generator._run_in_workers([spec], 1, None)
+        workers.run_in_workers([spec], 1, None)
 
 
 def test_progress_bar(tmp_path, capsys):
@@ -684,8 +598,9 @@ def test_cli_prints_the_totals(tmp_path):
     assert all(name.endswith(".gz") for name in manifest["files"])
 
 
+@pytest.mark.slow
 def test_clean_events_follow_the_json_schema_if_present(dirty):
-    schema_path = Path(generator.__file__).parents[1] / "schemas" / "agent-trace-event-v1.schema.json"
+    schema_path = Path(catalog.__file__).parents[1] / "schemas" / "agent-trace-event-v1.schema.json"
     if not schema_path.exists():
         pytest.skip("no JSON schema in this checkout")
     from jsonschema import Draft202012Validator

@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 from dbt_support import load_and_build, rows
 
-from trace_platform.lib.generator import RULE_VARIANTS, generate
+from trace_platform.sample_data import RULE_VARIANTS, generate
 
 pytestmark = pytest.mark.integration
 

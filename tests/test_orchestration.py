@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 import subprocess
 import sys
@@ -44,6 +45,15 @@ def test_writer_runs_are_queued_one_at_a_time():
     assert nightly_trace_job.tags["trace_platform/writes"] == "warehouse"
     limits = yaml.safe_load(DAGSTER_YAML)["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {"key": "trace_platform/writes", "value": "warehouse", "limit": 1} in limits
+
+
+def test_the_code_location_module_holds_one_definitions_object_merged_from_the_defs_folders():
+    # Dagster refuses a code location module with more than one Definitions object at module scope.
+    import trace_platform.definitions as module
+
+    assert [name for name, value in vars(module).items() if isinstance(value, dg.Definitions)] == ["defs"]
+    for folder in ("ingest", "transform", "quality", "publish", "maintenance"):
+        assert isinstance(getattr(module, folder).defs, dg.Definitions), folder
 
 
 def _age(path: Path, seconds: int) -> None:
@@ -98,6 +108,7 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -124,6 +135,7 @@ def test_user_mistakes_end_with_one_clear_line(args, message):
     assert len(lines) == 1 and lines[0].startswith(f"Error: {message}")
 
 
+@pytest.mark.slow
 def test_missing_delivery_folder_is_named(tmp_path):
     (tmp_path / "landing").mkdir()
     result = _cli(
@@ -139,6 +151,7 @@ def test_missing_delivery_folder_is_named(tmp_path):
     assert result.stderr.strip() == f"Error: no delivery folder for 2026-11-01 under {tmp_path / 'landing'}"
 
 
+@pytest.mark.slow
 def test_locked_warehouse_is_a_clear_error(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     holder = duckdb.connect(str(warehouse))  # another process holds the single-writer file
@@ -151,6 +164,7 @@ def test_locked_warehouse_is_a_clear_error(tmp_path):
     assert "is locked by another process" in result.stderr
 
 
+@pytest.mark.slow
 def test_query_formats(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     con = duckdb.connect(str(warehouse))
@@ -172,8 +186,11 @@ def test_dbt_resource_skips_the_version_subprocess_and_the_unused_adapter(monkey
 
     from trace_platform.defs.resources import TraceDbtCliResource, dbt_resource
 
-    # the overrides name dagster-dbt internals: fail loudly if a dagster-dbt upgrade renames them
+    # the overrides name dagster-dbt internals: fail loudly if a dagster-dbt upgrade renames them,
+    # or stops calling them from cli() (the overrides would then silently save nothing)
     assert hasattr(DbtCliResource, "_cli_version") and hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
+    cli_source = inspect.getsource(DbtCliResource.cli)
+    assert "self._cli_version" in cli_source and "self._initialize_dbt_core_adapter(" in cli_source
     monkeypatch.setattr(
         dbt_core_resource, "check_output", lambda *a, **k: pytest.fail("dbt --version was run")
     )

@@ -32,7 +32,7 @@ from reliability_support import (
     run_day,
 )
 
-from trace_platform.lib.snapshot import (
+from trace_platform.snapshots import (
     collect_garbage,
     connect_reader,
     current_version,
@@ -148,7 +148,7 @@ def test_open_readers_keep_their_version_until_the_grace_period_ends(ref, tmp_pa
 
 READER_LOOP = r"""
 import json, sys, time, duckdb
-from trace_platform.lib.snapshot import connect_reader
+from trace_platform.snapshots import connect_reader
 reader, stop, out = sys.argv[1:4]
 seen, errors, slowest = [], [], 0.0
 import os

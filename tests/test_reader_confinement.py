@@ -26,7 +26,7 @@ from reliability_support import (
     reference,
 )
 
-from trace_platform.lib.snapshot import (
+from trace_platform.snapshots import (
     DENIED_FUNCTIONS,
     ReadOnlyQueryError,
     SnapshotError,

@@ -1,4 +1,11 @@
-"""Entry point: `dagster dev -w workspace.yaml` and the CLI load these definitions."""
+"""Entry point: `dagster dev -w workspace.yaml` and the CLI load these definitions.
+
+Each folder of trace_platform/defs/ exposes what it contributes as `defs` in its `definitions.py`
+(ingest, transform, quality, publish, maintenance); they are merged here with the nightly job, which
+spans all of them (defs/jobs.py), and the resources, defined once (defs/resources.py). A folder's
+`defs` is not a code location on its own: its assets need the resources, and its jobs, schedules
+and sensors select assets of other folders.
+"""
 
 import os
 
@@ -8,52 +15,28 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import dagster as dg  # noqa: E402
 
-from trace_platform.defs.ingest.assets import raw_trace_events  # noqa: E402
-from trace_platform.defs.ingest.retention import raw_payload_retention  # noqa: E402
-from trace_platform.defs.ingest.sensors import landing_sensor  # noqa: E402
+# The folders' modules, not their `defs`: a code location module holds one Definitions object.
+from trace_platform.defs.ingest import definitions as ingest  # noqa: E402
 from trace_platform.defs.jobs import nightly_trace_job  # noqa: E402
-from trace_platform.defs.maintenance.compaction import (  # noqa: E402
-    warehouse_compaction_job,
-    warehouse_compaction_schedule,
-)
-from trace_platform.defs.maintenance.stale_runs import stale_run_sensor  # noqa: E402
-from trace_platform.defs.publish.assets import publish_assets  # noqa: E402
-from trace_platform.defs.quality.check_results import check_results  # noqa: E402
-from trace_platform.defs.quality.freshness import (  # noqa: E402
-    freshness_check_job,
-    freshness_check_schedule,
-    marts_freshness_checks,
-)
-from trace_platform.defs.quality.gx_suites import gx_marts_checks, gx_staging_checks  # noqa: E402
-from trace_platform.defs.quality.rule_checks import audit_rule_checks  # noqa: E402
-from trace_platform.defs.quality.schema_checks import raw_zone_checks  # noqa: E402
-from trace_platform.defs.quality.sensors import check_failure_alert_sensor, run_failure_alert_sensor  # noqa: E402
+from trace_platform.defs.maintenance import definitions as maintenance  # noqa: E402
+from trace_platform.defs.publish import definitions as publish  # noqa: E402
+from trace_platform.defs.quality import definitions as quality  # noqa: E402
 from trace_platform.defs.resources import dbt_resource, warehouse_resource  # noqa: E402
-from trace_platform.defs.transform.assets import trace_warehouse_models  # noqa: E402
-from trace_platform.defs.transform.schedules import nightly_trace_schedule  # noqa: E402
+from trace_platform.defs.transform import definitions as transform  # noqa: E402
 
 
 def build_definitions() -> dg.Definitions:
     """The code location; resources point at the warehouse configured in the environment *now*."""
-    return dg.Definitions(
-        assets=[
-            raw_trace_events,
-            trace_warehouse_models,
-            check_results,
-            *publish_assets,
-            raw_payload_retention,
-        ],
-        asset_checks=[
-            raw_zone_checks,
-            audit_rule_checks,
-            gx_staging_checks,
-            gx_marts_checks,
-            marts_freshness_checks,
-        ],
-        jobs=[nightly_trace_job, freshness_check_job, warehouse_compaction_job],
-        schedules=[nightly_trace_schedule, freshness_check_schedule, warehouse_compaction_schedule],
-        sensors=[landing_sensor, run_failure_alert_sensor, check_failure_alert_sensor, stale_run_sensor],
-        resources={"warehouse": warehouse_resource(), "dbt": dbt_resource()},
+    return dg.Definitions.merge(
+        ingest.defs,
+        transform.defs,
+        quality.defs,
+        publish.defs,
+        maintenance.defs,
+        dg.Definitions(
+            jobs=[nightly_trace_job],
+            resources={"warehouse": warehouse_resource(), "dbt": dbt_resource()},
+        ),
     )
 
 

@@ -58,6 +58,10 @@ class TraceDbtCliResource(DbtCliResource):
     * a dbt adapter built in the Dagster process (1.3 s): dagster-dbt only uses it for
       fetch_row_counts / fetch_column_metadata, which open the warehouse while dbt holds it and so
       are not used here (transform/assets.py describes the tables after dbt has exited).
+
+    Both are private dagster-dbt methods: 0.29 has no public option for either (`cli()` always asks
+    `_cli_version`, and builds the adapter for dbt < 2). tests/test_orchestration.py fails if an
+    upgrade renames them or stops calling them from `cli()`.
     """
 
     @property

@@ -1,1 +1,1 @@
-"""Publishing the reader snapshot analysts query (see trace_platform/lib/snapshot.py)."""
+"""Publishing the reader snapshot analysts query (see trace_platform/snapshots/)."""

@@ -8,7 +8,7 @@
 Both are skipped when anything upstream failed or was blocked (a failed R9 or schema contract, a
 failed dbt build): readers then keep the previous snapshot. A previous version's file is reused only
 after its sha256 digest matched; one that no longer matches (written outside the publish) is rewritten
-from the warehouse and logged as a warning. See docs/reliability.md and trace_platform/lib/snapshot.py.
+from the warehouse and logged as a warning. See docs/reliability.md and trace_platform/snapshots/.
 """
 
 import dagster as dg
@@ -32,14 +32,14 @@ from trace_platform.defs.quality.common import (
 from trace_platform.defs.transform.assets import trace_warehouse_models
 from trace_platform.defs.transform.project import dbt_project
 from trace_platform.lib import settings
-from trace_platform.lib.snapshot import (
+from trace_platform.lib.warehouse_lock import warehouse_write_lock
+from trace_platform.snapshots import (
     connect_reader,
     publish_snapshot,
     quote_identifier,
     snapshot_paths,
     trace_scoped_tables,
 )
-from trace_platform.lib.warehouse_lock import warehouse_write_lock
 
 READER_SNAPSHOT = dg.AssetKey(["reader", "snapshot"])
 READER_SNAPSHOT_WITH_CHECKS = dg.AssetKey(["reader", "snapshot_with_checks"])

@@ -9,5 +9,6 @@ Modules (imported explicitly; this package imports nothing so that the dbt trans
 * `gx_suites.py` — Great Expectations suites on staging and marts, per partition;
 * `check_results.py` — audit.check_results, the hook and the quality asset that record evaluations;
 * `freshness.py` — the marts' freshness policy and deadline check, job and schedule;
-* `sensors.py` — alerting on failed runs and failed ERROR checks.
+* `sensors.py` — alerting on failed runs and failed ERROR checks;
+* `definitions.py` — `defs`: what this folder contributes to the code location (trace_platform/definitions.py).
 """
