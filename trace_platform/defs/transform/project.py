@@ -10,6 +10,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from trace_platform.lib import settings
+from trace_platform.redaction import dbt_macros
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 
@@ -30,7 +31,10 @@ def _newest_source_mtime() -> float:
 
 
 def ensure_manifest(force: bool = False) -> Path:
-    """Runs `dbt parse` when the manifest is missing or older than the dbt sources."""
+    """Regenerates the redaction macros from the rules file (TRACE_PLATFORM_REDACTION_CONFIG, else
+    the packaged one; the file is rewritten only when its text changes), then runs `dbt parse` when
+    the manifest is missing or older than the dbt sources."""
+    dbt_macros.write()
     manifest = dbt_project.manifest_path
     if not force and manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
         return manifest
@@ -57,4 +61,5 @@ def ensure_manifest(force: bool = False) -> Path:
 
 
 if __name__ == "__main__":  # `python -m trace_platform.defs.transform.project` prepares the manifest
+    # (and the generated redaction macros it needs: `make install` runs this)
     print(ensure_manifest(force=True))
