@@ -1,10 +1,13 @@
-"""An independent reference implementation of audit rules R1–R8 and R10, written from the spec.
+"""The independent reference implementation of audit rules R1–R8 and R10 (and the findings R6U and
+R7T), written from the spec: the one Python reference of the rules in the tests.
 
-Plain Python over the loaded events of each trace, sharing nothing with the dbt models, so tests
-can compare `audit.audit_violations` with it key by key. Keys: R1/R7 by trace, R2–R6/R10 by tool
-call (R6: the side effect's tool_call_id), R8 by the model call's event_id, each within its tenant:
-a trace is (tenant_id, trace_id), and a trace_id used by more than one tenant is finding R7T, once
-per tenant (the spec's "Tenant scope").
+Plain Python over the events of each trace, sharing nothing with the dbt models, so tests can
+compare `audit.audit_violations` with it key by key (tests/test_reference_rules.py,
+tests/test_nightly_job.py), and check the sample generator's expected breaches against it
+(tests/test_generator.py, on the landing files, without the warehouse). Keys: R1/R7 by trace,
+R2–R6/R6U/R10 by tool call (R6: the side effect's tool_call_id), R8 by the model call's event_id,
+each within its tenant: a trace is (tenant_id, trace_id), and a trace_id used by more than one
+tenant is finding R7T, once per tenant (the spec's "Tenant scope").
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def _trace_breaches(trace_id: str, events: list[dict]) -> set[tuple]:
     sequences = sorted(e["sequence"] for e in events)
     spans = {e["span_id"] for e in events}
     if sequences != list(range(len(events))) or any(
-        e["parent_span_id"] is not None and e["parent_span_id"] not in spans for e in events
+        e.get("parent_span_id") is not None and e["parent_span_id"] not in spans for e in events
     ):
         found.add(("R7", trace_id, None, None))
 
@@ -140,6 +143,9 @@ def _trace_breaches(trace_id: str, events: list[dict]) -> set[tuple]:
 
         if not executed(call_id):
             continue
+        # R6U unknown access (a finding): an executed call whose access class nothing tells
+        if payload.get("access") not in ("read_only", "state_changing"):
+            found.add(("R6U", trace_id, call_id, None))
         point = (results[call_id] or effects[call_id])[0]["sequence"]
 
         # R2 authorised write

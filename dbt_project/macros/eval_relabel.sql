@@ -15,7 +15,7 @@
 
 {#- The median of tool calls per intent over every trace (intents with enough traces). -#}
 {% macro eval_intent_medians_sql() -%}
-    select intent, median(tool_call_count) as median_tool_calls
+    select intent, {{ median('tool_call_count') }} as median_tool_calls
     from {{ ref('int_trace_eval_features') }}
     where intent is not null
     group by intent
@@ -27,13 +27,13 @@
     eval_moved_intents, read by the model and by the delete below). -#}
 {% macro eval_find_moved_intents() -%}
     {%- if is_incremental() -%}
-    create or replace temporary table eval_intent_medians as {{ eval_intent_medians_sql() }};
-    create or replace temporary table eval_moved_intents as
+    {% call create_temp_table_as('eval_intent_medians') %}{{ eval_intent_medians_sql() }}{% endcall %};
+    {% call create_temp_table_as('eval_moved_intents') -%}
     with raw_intents as (
         select distinct intent from {{ ref('int_trace_eval_features') }} where intent is not null
     ),
     wanted as (
-        select distinct redact_text(raw_intents.intent) as intent, medians.median_tool_calls
+        select distinct {{ redact_text('raw_intents.intent') }} as intent, medians.median_tool_calls
         from raw_intents
         left join eval_intent_medians as medians using (intent)
     ),
@@ -47,7 +47,8 @@
         union
         select intent from (select * from stored except select * from wanted)
     )
-    select intent from raw_intents where redact_text(intent) in (select intent from moved)
+    select intent from raw_intents where {{ redact_text('intent') }} in (select intent from moved)
+    {%- endcall %}
     {%- else -%}
     select 1 as no_op
     {%- endif -%}

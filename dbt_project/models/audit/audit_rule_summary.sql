@@ -8,7 +8,7 @@ with activity as (
            sum(tool_call_count) as tool_call_count,
            sum(model_call_count) as model_call_count
     from {{ ref('fct_outcomes') }}
-    group by all
+    group by activity_date, tenant_id, agent_name, agent_version
 ),
 
 breaches as (
@@ -16,7 +16,8 @@ breaches as (
            violations.rule_id, count(*) as breach_count
     from {{ ref('audit_violations') }} as violations
     join {{ ref('fct_outcomes') }} as outcomes using (tenant_id, trace_id)
-    group by all
+    group by outcomes.activity_date, outcomes.tenant_id, outcomes.agent_name, outcomes.agent_version,
+             violations.rule_id
 ),
 
 grid as (
@@ -41,8 +42,8 @@ select
     grid.category,
     grid.severity,
     grid.key_column as unit,
-    grid.unit_count::bigint as unit_count,
-    coalesce(breaches.breach_count, 0)::bigint as breach_count,
-    case when grid.unit_count > 0 then coalesce(breaches.breach_count, 0) / grid.unit_count end::double as breach_rate
+    cast(grid.unit_count as bigint) as unit_count,
+    cast(coalesce(breaches.breach_count, 0) as bigint) as breach_count,
+    cast(case when grid.unit_count > 0 then coalesce(breaches.breach_count, 0) / grid.unit_count end as double) as breach_rate
 from grid
 left join breaches using (activity_date, tenant_id, agent_name, agent_version, rule_id)

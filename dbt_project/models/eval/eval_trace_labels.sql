@@ -29,23 +29,26 @@ intent_medians as (
 
 select
     features.trace_id,
-    redact_text(features.intent) as intent,
+    {{ redact_text('features.intent') }} as intent,
     features.tool_call_count,
     intent_medians.median_tool_calls as intent_median_tool_calls,
     features.wrong_tool_reason is not null as wrong_tool,
-    redact_text(features.wrong_tool_reason) as wrong_tool_reason,
+    {{ redact_text('features.wrong_tool_reason') }} as wrong_tool_reason,
     features.bad_parameters_reason is not null as bad_parameters,
-    redact_text(features.bad_parameters_reason) as bad_parameters_reason,
+    {{ redact_text('features.bad_parameters_reason') }} as bad_parameters_reason,
     features.recovered_reason is not null as recovered_from_error,
-    redact_text(features.recovered_reason) as recovered_from_error_reason,
+    {{ redact_text('features.recovered_reason') }} as recovered_from_error_reason,
     features.repeated_calls_reason is not null
         or features.tool_call_count > {{ number_var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
         as inefficient_path,
-    redact_text(coalesce(features.repeated_calls_reason,
+    {%- set inefficient_path_reason %}
+        coalesce(features.repeated_calls_reason,
              case when features.tool_call_count > {{ number_var('inefficient_path_median_multiplier') }} * intent_medians.median_tool_calls
-                  then format('{} tool calls, more than {} × the median {} for intent {}',
-                              features.tool_call_count, {{ number_var('inefficient_path_median_multiplier') }},
-                              intent_medians.median_tool_calls, features.intent) end)) as inefficient_path_reason,
+                  then {{ format_text('{} tool calls, more than {} × the median {} for intent {}',
+                                      ['features.tool_call_count', number_var('inefficient_path_median_multiplier'),
+                                       'intent_medians.median_tool_calls', 'features.intent']) }} end)
+    {%- endset %}
+    {{ redact_text(inefficient_path_reason) }} as inefficient_path_reason,
     features.first_delivery_date,
     features.tenant_id
 from relabelled as features

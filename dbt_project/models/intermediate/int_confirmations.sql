@@ -5,17 +5,19 @@
 -- (tenant_id, trace_id): one tenant's response never answers another's request).
 -- A response without a request is kept too, so nothing the user answered goes missing.
 with requests as (
+    {% call first_row_per('tenant_id, trace_id, confirmation_id', 'sequence, event_id') -%}
     select *
     from {{ ref('stg_trace__confirmation_requests') }}
     where confirmation_id is not null {{ pending_trace_events_only() }}
-    qualify row_number() over (partition by tenant_id, trace_id, confirmation_id order by sequence, event_id) = 1
+    {%- endcall %}
 ),
 
 responses as (
+    {% call first_row_per('tenant_id, trace_id, confirmation_id', 'sequence, event_id') -%}
     select *
     from {{ ref('stg_trace__confirmation_responses') }}
     where confirmation_id is not null {{ pending_trace_events_only() }}
-    qualify row_number() over (partition by tenant_id, trace_id, confirmation_id order by sequence, event_id) = 1
+    {%- endcall %}
 )
 
 select
@@ -30,16 +32,16 @@ select
     requests.event_timestamp as requested_at,
     requests.prompt,
     -- JSON null counts as "no arguments shown"
-    case when json_type(requests.arguments_shown) <> 'NULL' then requests.arguments_shown end as arguments_shown,
+    case when not {{ json_type_is('requests.arguments_shown', 'null') }} then requests.arguments_shown end as arguments_shown,
     responses.event_id as response_event_id,
     responses.sequence as response_sequence,
     responses.event_timestamp as responded_at,
     coalesce(responses.decision, 'no_response') as decision,
     responses.responder,
-    date_diff('millisecond', requests.event_timestamp, responses.event_timestamp) / 1000.0
+    {{ milliseconds_between('requests.event_timestamp', 'responses.event_timestamp') }} / 1000.0
         as seconds_to_respond,
     coalesce(requests.delivery_date, responses.delivery_date) as delivery_date,
-    {{ current_model_build_seq() }}::bigint as model_build_seq
+    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
 from requests
 full outer join responses
     on responses.tenant_id = requests.tenant_id and responses.trace_id = requests.trace_id

@@ -7,18 +7,19 @@
 -- walk at the last known call; cycles are cut. A trace is (tenant_id, trace_id): links never
 -- cross tenants.
 with recursive calls as (
+    {% call first_row_per('tenant_id, trace_id, tool_call_id', 'sequence, event_id') -%}
     select tenant_id, trace_id, tool_call_id, retry_of, delivery_date
     from {{ ref('stg_trace__tool_calls') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    qualify row_number() over (partition by tenant_id, trace_id, tool_call_id order by sequence, event_id) = 1
+    {%- endcall %}
 ),
 
 walk(tenant_id, trace_id, tool_call_id, current_id, depth, visited) as (
-    select tenant_id, trace_id, tool_call_id, tool_call_id, 0, [tool_call_id]
+    select tenant_id, trace_id, tool_call_id, tool_call_id, 0, {{ dbt.array_construct(['tool_call_id']) }}
     from calls
     union all
     select walk.tenant_id, walk.trace_id, walk.tool_call_id, previous.tool_call_id, walk.depth + 1,
-           list_append(walk.visited, previous.tool_call_id)
+           {{ dbt.array_append('walk.visited', 'previous.tool_call_id') }}
     from walk
     join calls as current_call
         on current_call.tenant_id = walk.tenant_id and current_call.trace_id = walk.trace_id
@@ -26,18 +27,18 @@ walk(tenant_id, trace_id, tool_call_id, current_id, depth, visited) as (
     join calls as previous
         on previous.tenant_id = current_call.tenant_id and previous.trace_id = current_call.trace_id
        and previous.tool_call_id = current_call.retry_of
-    where not list_contains(walk.visited, previous.tool_call_id)
+    where not {{ list_has('walk.visited', 'previous.tool_call_id') }}
 )
 
 select
     tenant_id,
     trace_id,
     tool_call_id,
-    arg_max(current_id, depth) as chain_root_tool_call_id,
+    {{ arg_max('current_id', 'depth') }} as chain_root_tool_call_id,
     max(depth) as chain_position,
     -- the call's own delivery day: lets the nightly delete skip other days' row groups
     any_value(calls.delivery_date) as delivery_date,
-    {{ current_model_build_seq() }}::bigint as model_build_seq
+    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
 from walk
 join calls using (tenant_id, trace_id, tool_call_id)
 group by tenant_id, trace_id, tool_call_id

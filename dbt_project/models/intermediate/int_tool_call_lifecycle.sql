@@ -8,11 +8,14 @@
 --   execution point: the call's (first) tool_result, or its first side_effect where it has none;
 --   "sequenced before": a lower `sequence` in the same trace;
 --   coverage: a call is covered by its own checks/confirmations or by its chain's first attempt's.
+-- The rules' predicates are in audit/audit_violations.sql, one CTE per rule (r2_authorised_write, ...),
+-- each naming the facts it reads; a comment "R<n>" here marks a fact a rule reads.
 with calls as (
+    {% call first_row_per('tenant_id, trace_id, tool_call_id', 'sequence, event_id') -%}
     select *, count(*) over (partition by tenant_id, trace_id, tool_call_id) as tool_call_event_count
     from {{ ref('stg_trace__tool_calls') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
-    qualify row_number() over (partition by tenant_id, trace_id, tool_call_id order by sequence, event_id) = 1
+    {%- endcall %}
 ),
 
 chains as (
@@ -40,9 +43,9 @@ results as (
         count(*) filter (where status in ('ok', 'error', 'timeout')) as executing_result_count,
         bool_or(status = 'ok') as has_ok_result,
         min(sequence) as first_result_sequence,
-        arg_min(status, sequence) as result_status,
-        arg_min(error_type, sequence) as error_type,
-        arg_min(latency_ms, sequence) as latency_ms,
+        {{ arg_min('status', 'sequence') }} as result_status,
+        {{ arg_min('error_type', 'sequence') }} as error_type,
+        {{ arg_min('latency_ms', 'sequence') }} as latency_ms,
         min(event_timestamp) as first_result_at
     from {{ ref('stg_trace__tool_results') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
@@ -74,7 +77,7 @@ responses as (
     select tenant_id, trace_id, tool_call_id,
            count(*) as confirmation_response_count,
            min(sequence) filter (where decision = 'approved') as first_approval_sequence,
-           arg_max(decision, sequence) as last_confirmation_decision
+           {{ arg_max('decision', 'sequence') }} as last_confirmation_decision
     from {{ ref('stg_trace__confirmation_responses') }}
     where tool_call_id is not null {{ pending_trace_events_only() }}
     group by tenant_id, trace_id, tool_call_id
@@ -117,7 +120,7 @@ lifecycle as (
 
         coalesce(own_checks.check_count, 0) as own_check_count,
         coalesce(root_checks.check_count, 0) as root_check_count,
-        coalesce(own_checks.has_deny, false) or coalesce(root_checks.has_deny, false) as covered_by_deny,
+        coalesce(own_checks.has_deny, false) or coalesce(root_checks.has_deny, false) as covered_by_deny,  -- R5
         coalesce(own_checks.has_require_confirmation, false)
             or coalesce(root_checks.has_require_confirmation, false) as covered_by_require_confirmation,
         coalesce(own_checks.has_allow, false) or coalesce(root_checks.has_allow, false) as covered_by_allow,
@@ -130,15 +133,15 @@ lifecycle as (
         coalesce(own_responses.last_confirmation_decision, root_responses.last_confirmation_decision)
             as confirmation_decision,
 
-        coalesce(results.result_count, 0) as result_count,
+        coalesce(results.result_count, 0) as result_count,  -- R4
         coalesce(results.executing_result_count, 0) as executing_result_count,
-        coalesce(results.has_ok_result, false) as has_ok_result,
+        coalesce(results.has_ok_result, false) as has_ok_result,  -- R5
         results.first_result_sequence,
         results.result_status,
         results.error_type,
         results.latency_ms,
         results.first_result_at,
-        coalesce(side_effects.side_effect_count, 0) as side_effect_count,
+        coalesce(side_effects.side_effect_count, 0) as side_effect_count,  -- R5
         coalesce(side_effects.reversible_side_effect_count, 0) as reversible_side_effect_count,
         side_effects.first_side_effect_sequence,
         side_effects.last_side_effect_at,
@@ -174,6 +177,7 @@ lifecycle as (
 with_execution as (
     select
         *,
+        -- R2, R3, R6, R6U, R10 judge executed calls only
         mode = 'execute' and (executing_result_count > 0 or side_effect_count > 0) as executed,
         coalesce(first_result_sequence, first_side_effect_sequence) as execution_sequence
     from lifecycle
@@ -212,12 +216,16 @@ approved_arguments as (
 
 select
     with_execution.*,
+    -- R2: an allow/require_confirmation check (own or chain root's) sequenced before the execution point
     coalesce(first_authorising_sequence < execution_sequence, false) as authorised_before_execution,
+    -- R3: requires_confirmation true, or a covering check decided require_confirmation
     coalesce(requires_confirmation, false) or covered_by_require_confirmation as confirmation_required,
+    -- R3: an approved response (own or chain root's) sequenced before the execution point
     coalesce(first_approval_sequence < execution_sequence, false) as approved_before_execution,
+    -- R10: false when a covering approval before execution showed other arguments; null when none showed any
     approved_arguments.approved_confirmations_with_arguments,
     approved_arguments.approved_arguments_match,
     case when executed then coalesce(first_result_at, last_side_effect_at) end as finished_at,
-    {{ current_model_build_seq() }}::bigint as model_build_seq
+    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
 from with_execution
 left join approved_arguments using (tenant_id, trace_id, tool_call_id)

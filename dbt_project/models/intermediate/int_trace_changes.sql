@@ -21,11 +21,11 @@
     {#- a warehouse built before the call fingerprint existed gets its columns only after this
         query has run (on_schema_change), so a missing one reads as NULL: the trace counts as changed -#}
     {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    {%- set previous_call_event_count = 'previous.call_event_count' if 'call_event_count' in existing else 'null::bigint' -%}
-    {%- set previous_call_events_fingerprint = 'previous.call_events_fingerprint' if 'call_events_fingerprint' in existing else 'null::ubigint' -%}
-    {%- set previous_calls_pending = 'previous.calls_pending' if 'calls_pending' in existing else 'null::boolean' -%}
-    {%- set previous_rows_first = 'previous.rows_first_delivery_date' if 'rows_first_delivery_date' in existing else 'null::date' -%}
-    {%- set previous_rows_last = 'previous.rows_last_delivery_date' if 'rows_last_delivery_date' in existing else 'null::date' -%}
+    {%- set previous_call_event_count = 'previous.call_event_count' if 'call_event_count' in existing else 'cast(null as bigint)' -%}
+    {%- set previous_call_events_fingerprint = 'previous.call_events_fingerprint' if 'call_events_fingerprint' in existing else 'cast(null as ' ~ trace_type('fingerprint') ~ ')' -%}
+    {%- set previous_calls_pending = 'previous.calls_pending' if 'calls_pending' in existing else 'cast(null as boolean)' -%}
+    {%- set previous_rows_first = 'previous.rows_first_delivery_date' if 'rows_first_delivery_date' in existing else 'cast(null as date)' -%}
+    {%- set previous_rows_last = 'previous.rows_last_delivery_date' if 'rows_last_delivery_date' in existing else 'cast(null as date)' -%}
     {%- set window_query -%}
         select
             (select coalesce(max(changes_logged_through), 0) from {{ this }}) as logged_after,
@@ -40,7 +40,7 @@
         )
         select delivery_date from touched
         union
-        select unnest(generate_series(previous.first_delivery_date, previous.last_delivery_date, interval 1 day))::date
+        select {{ explode_days('previous.first_delivery_date', 'previous.last_delivery_date') }}
         from {{ this }} as previous
         where previous.event_count > 0 and previous.trace_id in (select trace_id from touched)
         order by 1
@@ -62,9 +62,9 @@ current_traces as (
         trace_id,
         count(*) as event_count,
         -- line_hash differs when a different delivery wins, so a changed winner is a change too
-        bit_xor(xor(hash(event_id), line_hash)) as events_fingerprint,
+        {{ bit_xor_agg(bitwise_xor(hash64('event_id'), 'line_hash')) }} as events_fingerprint,
         count(*) filter (where {{ is_call_event }}) as call_event_count,
-        coalesce(bit_xor(xor(hash(event_id), line_hash)) filter (where {{ is_call_event }}), 0::ubigint)
+        coalesce({{ bit_xor_agg(bitwise_xor(hash64('event_id'), 'line_hash')) }} filter (where {{ is_call_event }}), cast(0 as {{ trace_type('fingerprint') }}))
             as call_events_fingerprint,
         min(delivery_date) as first_delivery_date,
         max(delivery_date) as last_delivery_date
@@ -78,7 +78,7 @@ compared as (
     select
         touched_traces.trace_id,
         coalesce(current_traces.event_count, 0) as event_count,
-        coalesce(current_traces.events_fingerprint, 0::ubigint) as events_fingerprint,
+        coalesce(current_traces.events_fingerprint, cast(0 as {{ trace_type('fingerprint') }})) as events_fingerprint,
         coalesce(current_traces.first_delivery_date, previous.first_delivery_date) as first_delivery_date,
         coalesce(current_traces.last_delivery_date, previous.last_delivery_date) as last_delivery_date,
         -- the days the trace's rows in the models can carry until they are all rebuilt: the rows of
@@ -90,15 +90,17 @@ compared as (
         -- new, grown, shrunk, emptied, or a different winning copy
         previous.trace_id is null
             or previous.event_count <> coalesce(current_traces.event_count, 0)
-            or previous.events_fingerprint <> coalesce(current_traces.events_fingerprint, 0::ubigint)
+            or previous.events_fingerprint <> coalesce(current_traces.events_fingerprint, cast(0 as {{ trace_type('fingerprint') }}))
             as has_changed,
         coalesce(current_traces.call_event_count, 0) as call_event_count,
-        coalesce(current_traces.call_events_fingerprint, 0::ubigint) as call_events_fingerprint,
+        coalesce(current_traces.call_events_fingerprint, cast(0 as {{ trace_type('fingerprint') }})) as call_events_fingerprint,
         -- the call events alone; a row written before these columns existed counts as changed
-        previous.trace_id is null
-            or {{ previous_call_event_count }} is distinct from coalesce(current_traces.call_event_count, 0)
-            or {{ previous_call_events_fingerprint }} is distinct from coalesce(current_traces.call_events_fingerprint, 0::ubigint)
-            as calls_have_changed,
+        (
+            previous.trace_id is null
+            or ({{ previous_call_event_count }} is distinct from coalesce(current_traces.call_event_count, 0))
+            or ({{ previous_call_events_fingerprint }}
+                is distinct from coalesce(current_traces.call_events_fingerprint, cast(0 as {{ trace_type('fingerprint') }})))
+        ) as calls_have_changed,
         previous.is_pending as was_pending,
         coalesce({{ previous_calls_pending }}, previous.is_pending) as were_calls_pending,
         previous.changed_at as previously_changed_at
@@ -122,16 +124,16 @@ select
     -- a trace still pending from a failed run stays pending
     has_changed or calls_have_changed or coalesce(was_pending, false) as is_pending,
     calls_have_changed or coalesce(were_calls_pending, false) as calls_pending,
-    case when has_changed then now() else previously_changed_at end as changed_at,
-    {{ logged_through }}::bigint as changes_logged_through
+    case when has_changed then {{ dbt.current_timestamp() }} else previously_changed_at end as changed_at,
+    cast({{ logged_through }} as bigint) as changes_logged_through
 from compared
 {% else %}
 select
     trace_id,
     count(*) as event_count,
-    bit_xor(xor(hash(event_id), line_hash)) as events_fingerprint,
+    {{ bit_xor_agg(bitwise_xor(hash64('event_id'), 'line_hash')) }} as events_fingerprint,
     count(*) filter (where {{ is_call_event }}) as call_event_count,
-    coalesce(bit_xor(xor(hash(event_id), line_hash)) filter (where {{ is_call_event }}), 0::ubigint)
+    coalesce({{ bit_xor_agg(bitwise_xor(hash64('event_id'), 'line_hash')) }} filter (where {{ is_call_event }}), cast(0 as {{ trace_type('fingerprint') }}))
         as call_events_fingerprint,
     min(delivery_date) as first_delivery_date,
     max(delivery_date) as last_delivery_date,
@@ -139,8 +141,8 @@ select
     max(delivery_date) as rows_last_delivery_date,
     true as is_pending,
     true as calls_pending,
-    now() as changed_at,
-    (select coalesce(max(change_seq), 0) from {{ change_log }})::bigint as changes_logged_through
+    {{ dbt.current_timestamp() }} as changed_at,
+    cast((select coalesce(max(change_seq), 0) from {{ change_log }}) as bigint) as changes_logged_through
 from {{ events }}
 group by trace_id
 {% endif %}

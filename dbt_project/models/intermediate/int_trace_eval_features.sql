@@ -11,8 +11,9 @@ wrong_tool as (
     -- a call failed as not applicable and a different tool was called after it
     select failed.tenant_id, failed.trace_id,
            -- a full ORDER BY, not arg_min: ties would make the reason differ between rebuilds
-           first(format('{} failed with {}; {} was called next', failed.tool_name, failed.error_type, later.tool_name)
-                 order by failed.request_sequence, later.request_sequence) as wrong_tool_reason
+           {{ first_by_order(format_text('{} failed with {}; {} was called next',
+                                         ['failed.tool_name', 'failed.error_type', 'later.tool_name']),
+                             'failed.request_sequence, later.request_sequence') }} as wrong_tool_reason
     from calls as failed
     join calls as later
         on later.tenant_id = failed.tenant_id
@@ -26,7 +27,8 @@ wrong_tool as (
 
 failed_validation as (
     select tenant_id, trace_id,
-           arg_min(format('{} result failed validation ({})', tool_name, error_type), request_sequence) as reason
+           {{ arg_min(format_text('{} result failed validation ({})', ['tool_name', 'error_type']),
+                      'request_sequence') }} as reason
     from calls
     where result_status in ('error', 'timeout')
       and error_type in ({{ string_list_var('bad_parameters_error_types') }})
@@ -35,7 +37,8 @@ failed_validation as (
 
 changed_retries as (
     select retry.tenant_id, retry.trace_id,
-           arg_min(format('{} was retried with changed arguments', retry.tool_name), retry.request_sequence) as reason
+           {{ arg_min(format_text('{} was retried with changed arguments', ['retry.tool_name']),
+                      'retry.request_sequence') }} as reason
     from calls as retry
     join calls as original
         on original.tenant_id = retry.tenant_id and original.trace_id = retry.trace_id
@@ -47,14 +50,14 @@ changed_retries as (
 repeated_calls as (
     -- the same tool called more than once with the same arguments (exact JSON text)
     select tenant_id, trace_id,
-           first(format('{} called {} times with identical arguments', tool_name, repeats)
-                 order by repeats desc, tool_name, arguments_text) as reason
+           {{ first_by_order(format_text('{} called {} times with identical arguments', ['tool_name', 'repeats']),
+                             'repeats desc, tool_name, arguments_text') }} as reason
     from (
-        select tenant_id, trace_id, tool_name, arguments::varchar as arguments_text, count(*) as repeats
+        select tenant_id, trace_id, tool_name, {{ json_to_text('arguments') }} as arguments_text, count(*) as repeats
         from calls
-        group by all
+        group by tenant_id, trace_id, tool_name, {{ json_to_text('arguments') }}
         having count(*) > 1
-    )
+    ) as repeats_per_arguments
     group by tenant_id, trace_id
 ),
 
@@ -87,7 +90,7 @@ select
           and least(traces.first_error_event_sequence, traces.first_model_error_sequence,
                     failed_calls.first_failed_sequence) < traces.final_result_sequence
          then 'an error or failed attempt was followed by a successful final result' end as recovered_reason,
-    {{ current_model_build_seq() }}::bigint as model_build_seq
+    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
 from traces
 left join failures using (tenant_id, trace_id)
 left join (

@@ -3,6 +3,8 @@
 -- One row per trace: identity, completeness facts (R1, R7, R7T) and the outcome's inputs.
 -- A trace is (tenant_id, trace_id) (docs/trace-format.md, "Tenant scope"): events of two tenants that
 -- share a trace_id are two traces, never combined; claiming_tenant_count > 1 flags them (R7T).
+-- The rules' predicates are in audit/audit_violations.sql (r1_complete_run, r7_well_formed_trace,
+-- r7t_tenant_collision); a comment "R<n>" here marks a fact a rule reads.
 with events as (
     select *
     from {{ ref('stg_trace__events') }}
@@ -16,7 +18,7 @@ spans as (
 orphan_parents as (
     -- events whose parent_span_id names no span of the same trace (R7)
     select events.tenant_id, events.trace_id, count(*) as orphan_parent_count,
-           arg_min(events.event_id, events.sequence) as first_orphan_event_id
+           {{ arg_min('events.event_id', 'events.sequence') }} as first_orphan_event_id
     from events
     anti join spans
         on spans.tenant_id = events.tenant_id and spans.trace_id = events.trace_id
@@ -30,14 +32,14 @@ per_trace as (
         trace_id,
         tenant_id,
         -- identity from the request when there is one, else from the first event
-        coalesce(arg_min(user_id, sequence) filter (where event_type = 'user_request'),
-                 arg_min(user_id, sequence)) as user_id,
-        coalesce(arg_min(session_id, sequence) filter (where event_type = 'user_request'),
-                 arg_min(session_id, sequence)) as session_id,
-        coalesce(arg_min(agent_name, sequence) filter (where event_type = 'user_request'),
-                 arg_min(agent_name, sequence)) as agent_name,
-        coalesce(arg_min(agent_version, sequence) filter (where event_type = 'user_request'),
-                 arg_min(agent_version, sequence)) as agent_version,
+        coalesce({{ arg_min('user_id', 'sequence') }} filter (where event_type = 'user_request'),
+                 {{ arg_min('user_id', 'sequence') }}) as user_id,
+        coalesce({{ arg_min('session_id', 'sequence') }} filter (where event_type = 'user_request'),
+                 {{ arg_min('session_id', 'sequence') }}) as session_id,
+        coalesce({{ arg_min('agent_name', 'sequence') }} filter (where event_type = 'user_request'),
+                 {{ arg_min('agent_name', 'sequence') }}) as agent_name,
+        coalesce({{ arg_min('agent_version', 'sequence') }} filter (where event_type = 'user_request'),
+                 {{ arg_min('agent_version', 'sequence') }}) as agent_version,
         min(event_timestamp) as started_at,
         max(event_timestamp) filter (where event_type <> 'feedback') as ended_at,
         count(*) as event_count,
@@ -45,8 +47,8 @@ per_trace as (
         min(sequence) as min_sequence,
         max(sequence) as max_sequence,
         count(distinct span_id) as span_count,
-        count(*) filter (where event_type = 'user_request') as user_request_count,
-        count(*) filter (where event_type = 'final_result') as final_result_count,
+        count(*) filter (where event_type = 'user_request') as user_request_count,  -- R1
+        count(*) filter (where event_type = 'final_result') as final_result_count,  -- R1
         count(*) filter (where event_type = 'error') as error_event_count,
         min(sequence) filter (where event_type = 'error') as first_error_event_sequence,
         min(delivery_date) as first_delivery_date,
@@ -58,15 +60,15 @@ per_trace as (
 ),
 
 requests as (
-    select tenant_id, trace_id, arg_min(request_text, sequence) as request_text, arg_min(intent, sequence) as intent,
-           arg_min(channel, sequence) as channel
+    select tenant_id, trace_id, {{ arg_min('request_text', 'sequence') }} as request_text, {{ arg_min('intent', 'sequence') }} as intent,
+           {{ arg_min('channel', 'sequence') }} as channel
     from {{ ref('stg_trace__user_requests') }}
     where true {{ pending_trace_events_only() }}
     group by tenant_id, trace_id
 ),
 
 finals as (
-    select tenant_id, trace_id, arg_max(status, sequence) as final_status, arg_max(output_text, sequence) as final_output,
+    select tenant_id, trace_id, {{ arg_max('status', 'sequence') }} as final_status, {{ arg_max('output_text', 'sequence') }} as final_output,
            max(event_timestamp) as final_result_at, max(sequence) as final_result_sequence
     from {{ ref('stg_trace__final_results') }}
     where true {{ pending_trace_events_only() }}
@@ -95,7 +97,7 @@ models as (
 
 feedback as (
     -- the latest rating given wins
-    select tenant_id, trace_id, arg_max(rating, event_timestamp) as feedback_rating, count(*) as feedback_count
+    select tenant_id, trace_id, {{ arg_max('rating', 'event_timestamp') }} as feedback_rating, count(*) as feedback_count
     from {{ ref('stg_trace__feedback') }}
     where true {{ pending_trace_events_only() }}
     group by tenant_id, trace_id
@@ -105,8 +107,8 @@ select
     per_trace.*,
     per_trace.min_sequence = 0
         and per_trace.max_sequence = per_trace.event_count - 1
-        and per_trace.distinct_sequence_count = per_trace.event_count as sequence_is_contiguous,
-    coalesce(orphan_parents.orphan_parent_count, 0) as orphan_parent_count,
+        and per_trace.distinct_sequence_count = per_trace.event_count as sequence_is_contiguous,  -- R7
+    coalesce(orphan_parents.orphan_parent_count, 0) as orphan_parent_count,  -- R7
     orphan_parents.first_orphan_event_id,
     requests.request_text,
     requests.intent,
@@ -123,7 +125,7 @@ select
     coalesce(models.output_tokens, 0) as output_tokens,
     feedback.feedback_rating,
     coalesce(feedback.feedback_count, 0) as feedback_count,
-    {{ current_model_build_seq() }}::bigint as model_build_seq
+    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
 from per_trace
 left join orphan_parents using (tenant_id, trace_id)
 left join requests using (tenant_id, trace_id)

@@ -21,27 +21,27 @@ with per_class as (
 
 -- the most frequent access class (ties: the first by name, so the result does not depend on the plan)
 observed as (
-    select tool_name, first(access order by calls desc, access) as observed_access
+    select tool_name, {{ first_by_order('access', 'calls desc, access') }} as observed_access
     from (
         select tool_name, access, sum(calls) as calls
         from per_class
         where access is not null
         group by tool_name, access
-    )
+    ) as access_calls
     group by tool_name
 )
 
 select
-    per_class.tool_name::varchar as tool_name,
-    any_value(observed.observed_access)::varchar as observed_access,
-    list_sort(list_distinct(list(per_class.access) filter (where per_class.access is not null)))::varchar[] as access_classes_seen,
-    (count(distinct per_class.access) > 1)::boolean as access_disagreement,
-    list_sort(list_distinct(list(per_class.tool_version) filter (where per_class.tool_version is not null)))::varchar[] as versions_seen,
-    sum(per_class.calls)::bigint as call_count,
-    sum(per_class.executed_calls)::bigint as executed_count,
-    sum(per_class.error_calls)::bigint as error_count,
-    min(per_class.first_seen_at)::timestamptz as first_seen_at,
-    max(per_class.last_seen_at)::timestamptz as last_seen_at
+    cast(per_class.tool_name as {{ trace_type('string') }}) as tool_name,
+    cast(any_value(observed.observed_access) as {{ trace_type('string') }}) as observed_access,
+    cast({{ sorted_distinct_array_agg('per_class.access') }} as {{ trace_type('string_list') }}) as access_classes_seen,
+    cast((count(distinct per_class.access) > 1) as boolean) as access_disagreement,
+    cast({{ sorted_distinct_array_agg('per_class.tool_version') }} as {{ trace_type('string_list') }}) as versions_seen,
+    cast(sum(per_class.calls) as bigint) as call_count,
+    cast(sum(per_class.executed_calls) as bigint) as executed_count,
+    cast(sum(per_class.error_calls) as bigint) as error_count,
+    cast(min(per_class.first_seen_at) as {{ trace_type('timestamp_tz') }}) as first_seen_at,
+    cast(max(per_class.last_seen_at) as {{ trace_type('timestamp_tz') }}) as last_seen_at
 from per_class
 left join observed using (tool_name)
 group by per_class.tool_name

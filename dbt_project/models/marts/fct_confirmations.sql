@@ -5,27 +5,27 @@
 -- arguments the user was shown equal the arguments of the call that ran (compared unredacted;
 -- prompt, arguments shown and responder leave redacted: docs/security.md).
 select
-    confirmations.confirmation_id::varchar as confirmation_id,
-    confirmations.trace_id::varchar as trace_id,
-    confirmations.tool_call_id::varchar as tool_call_id,
-    confirmations.tenant_id::varchar as tenant_id,
-    redact_text(confirmations.agent_name)::varchar as agent_name,
-    redact_text(confirmations.agent_version)::varchar as agent_version,
-    redact_text(calls.tool_name)::varchar as tool_name,
-    redact_text(confirmations.prompt)::varchar as prompt,
-    redact_json(confirmations.arguments_shown)::json as arguments_shown,
-    confirmations.decision::varchar as decision,
-    redact_text(confirmations.responder)::varchar as responder,
-    confirmations.requested_at::timestamptz as requested_at,
-    confirmations.responded_at::timestamptz as responded_at,
-    confirmations.seconds_to_respond::double as seconds_to_respond,
-    coalesce(calls.executed, false)::boolean as call_executed,
-    (case when confirmations.arguments_shown is not null and calls.tool_call_id is not null
-          then coalesce({{ json_equal('confirmations.arguments_shown', 'calls.arguments') }}, false)
-     end)::boolean as arguments_match,
-    confirmations.request_event_id::varchar as request_event_id,
-    confirmations.response_event_id::varchar as response_event_id,
-    confirmations.delivery_date::date as delivery_date
+    cast(confirmations.confirmation_id as {{ trace_type('string') }}) as confirmation_id,
+    cast(confirmations.trace_id as {{ trace_type('string') }}) as trace_id,
+    cast(confirmations.tool_call_id as {{ trace_type('string') }}) as tool_call_id,
+    cast(confirmations.tenant_id as {{ trace_type('string') }}) as tenant_id,
+    cast({{ redact_text('confirmations.agent_name') }} as {{ trace_type('string') }}) as agent_name,
+    cast({{ redact_text('confirmations.agent_version') }} as {{ trace_type('string') }}) as agent_version,
+    cast({{ redact_text('calls.tool_name') }} as {{ trace_type('string') }}) as tool_name,
+    cast({{ redact_text('confirmations.prompt') }} as {{ trace_type('string') }}) as prompt,
+    cast({{ redact_json('confirmations.arguments_shown') }} as {{ trace_type('json') }}) as arguments_shown,
+    cast(confirmations.decision as {{ trace_type('string') }}) as decision,
+    cast({{ redact_text('confirmations.responder') }} as {{ trace_type('string') }}) as responder,
+    cast(confirmations.requested_at as {{ trace_type('timestamp_tz') }}) as requested_at,
+    cast(confirmations.responded_at as {{ trace_type('timestamp_tz') }}) as responded_at,
+    cast(confirmations.seconds_to_respond as double) as seconds_to_respond,
+    cast(coalesce(calls.executed, false) as boolean) as call_executed,
+    cast(case when confirmations.arguments_shown is not null and calls.tool_call_id is not null
+              then coalesce({{ json_equal('confirmations.arguments_shown', 'calls.arguments') }}, false)
+         end as boolean) as arguments_match,
+    cast(confirmations.request_event_id as {{ trace_type('string') }}) as request_event_id,
+    cast(confirmations.response_event_id as {{ trace_type('string') }}) as response_event_id,
+    cast(confirmations.delivery_date as date) as delivery_date
 from {{ ref('int_confirmations') }} as confirmations
 left join (
     select * from {{ ref('int_tool_call_lifecycle') }}

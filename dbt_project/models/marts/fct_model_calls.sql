@@ -3,23 +3,23 @@
 
 -- One row per model call. Free-text fields leave redacted (docs/security.md).
 select
-    event_id::varchar as event_id,
-    trace_id::varchar as trace_id,
-    tenant_id::varchar as tenant_id,
-    redact_text(agent_name)::varchar as agent_name,
-    redact_text(agent_version)::varchar as agent_version,
-    redact_text(provider)::varchar as provider,
-    redact_text(model)::varchar as model,
-    redact_text(model_version)::varchar as model_version,
-    purpose::varchar as purpose,
-    input_tokens::bigint as input_tokens,
-    output_tokens::bigint as output_tokens,
-    (coalesce(input_tokens, 0) + coalesce(output_tokens, 0))::bigint as total_tokens,
-    latency_ms::double as latency_ms,
-    redact_text(finish_reason)::varchar as finish_reason,
-    status::varchar as status,
-    redact_text(error_type)::varchar as error_type,
-    event_timestamp::timestamptz as called_at,
-    delivery_date::date as delivery_date
+    cast(event_id as {{ trace_type('string') }}) as event_id,
+    cast(trace_id as {{ trace_type('string') }}) as trace_id,
+    cast(tenant_id as {{ trace_type('string') }}) as tenant_id,
+    cast({{ redact_text('agent_name') }} as {{ trace_type('string') }}) as agent_name,
+    cast({{ redact_text('agent_version') }} as {{ trace_type('string') }}) as agent_version,
+    cast({{ redact_text('provider') }} as {{ trace_type('string') }}) as provider,
+    cast({{ redact_text('model') }} as {{ trace_type('string') }}) as model,
+    cast({{ redact_text('model_version') }} as {{ trace_type('string') }}) as model_version,
+    cast(purpose as {{ trace_type('string') }}) as purpose,
+    cast(input_tokens as bigint) as input_tokens,
+    cast(output_tokens as bigint) as output_tokens,
+    cast((coalesce(input_tokens, 0) + coalesce(output_tokens, 0)) as bigint) as total_tokens,
+    cast(latency_ms as double) as latency_ms,
+    cast({{ redact_text('finish_reason') }} as {{ trace_type('string') }}) as finish_reason,
+    cast(status as {{ trace_type('string') }}) as status,
+    cast({{ redact_text('error_type') }} as {{ trace_type('string') }}) as error_type,
+    cast(event_timestamp as {{ trace_type('timestamp_tz') }}) as called_at,
+    cast(delivery_date as date) as delivery_date
 from {{ ref('stg_trace__model_calls') }}
 where true {{ pending_trace_events_only() }}

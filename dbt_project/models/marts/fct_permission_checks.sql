@@ -4,25 +4,25 @@
 -- One row per policy check, with the call it guarded and whether it came before that call ran.
 -- principal and reason leave redacted (docs/security.md).
 select
-    checks.event_id::varchar as event_id,
-    checks.check_id::varchar as check_id,
-    checks.trace_id::varchar as trace_id,
-    checks.tool_call_id::varchar as tool_call_id,
-    checks.tenant_id::varchar as tenant_id,
-    redact_text(checks.agent_name)::varchar as agent_name,
-    redact_text(checks.agent_version)::varchar as agent_version,
-    redact_text(calls.tool_name)::varchar as tool_name,
-    calls.access::varchar as access,
-    redact_text(checks.policy)::varchar as policy,
-    redact_text(checks.permission)::varchar as permission,
-    redact_text(checks.principal)::varchar as principal,
-    checks.decision::varchar as decision,
-    redact_text(checks.reason)::varchar as reason,
-    checks.sequence::bigint as sequence,
-    checks.event_timestamp::timestamptz as checked_at,
-    coalesce(calls.executed, false)::boolean as call_executed,
-    (calls.executed and checks.sequence < calls.execution_sequence)::boolean as before_execution,
-    checks.delivery_date::date as delivery_date
+    cast(checks.event_id as {{ trace_type('string') }}) as event_id,
+    cast(checks.check_id as {{ trace_type('string') }}) as check_id,
+    cast(checks.trace_id as {{ trace_type('string') }}) as trace_id,
+    cast(checks.tool_call_id as {{ trace_type('string') }}) as tool_call_id,
+    cast(checks.tenant_id as {{ trace_type('string') }}) as tenant_id,
+    cast({{ redact_text('checks.agent_name') }} as {{ trace_type('string') }}) as agent_name,
+    cast({{ redact_text('checks.agent_version') }} as {{ trace_type('string') }}) as agent_version,
+    cast({{ redact_text('calls.tool_name') }} as {{ trace_type('string') }}) as tool_name,
+    cast(calls.access as {{ trace_type('string') }}) as access,
+    cast({{ redact_text('checks.policy') }} as {{ trace_type('string') }}) as policy,
+    cast({{ redact_text('checks.permission') }} as {{ trace_type('string') }}) as permission,
+    cast({{ redact_text('checks.principal') }} as {{ trace_type('string') }}) as principal,
+    cast(checks.decision as {{ trace_type('string') }}) as decision,
+    cast({{ redact_text('checks.reason') }} as {{ trace_type('string') }}) as reason,
+    cast(checks.sequence as bigint) as sequence,
+    cast(checks.event_timestamp as {{ trace_type('timestamp_tz') }}) as checked_at,
+    cast(coalesce(calls.executed, false) as boolean) as call_executed,
+    cast((calls.executed and checks.sequence < calls.execution_sequence) as boolean) as before_execution,
+    cast(checks.delivery_date as date) as delivery_date
 from {{ ref('stg_trace__policy_checks') }} as checks
 left join (
     select * from {{ ref('int_tool_call_lifecycle') }}

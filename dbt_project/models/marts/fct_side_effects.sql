@@ -7,31 +7,31 @@
 with rollbacks as (
     select tenant_id, trace_id, tool_call_id, resource_type, resource_id,
            min(event_timestamp) filter (where status = 'ok') as rolled_back_at,
-           arg_max(status, sequence) as last_rollback_status
+           {{ arg_max('status', 'sequence') }} as last_rollback_status
     from {{ ref('stg_trace__rollbacks') }}
     where true {{ pending_trace_events_only() }}
-    group by all
+    group by tenant_id, trace_id, tool_call_id, resource_type, resource_id
 )
 
 select
-    effects.event_id::varchar as event_id,
-    effects.trace_id::varchar as trace_id,
-    effects.tool_call_id::varchar as tool_call_id,
-    effects.tenant_id::varchar as tenant_id,
-    redact_text(effects.agent_name)::varchar as agent_name,
-    redact_text(effects.agent_version)::varchar as agent_version,
-    redact_text(calls.tool_name)::varchar as tool_name,
-    redact_text(effects.resource_type)::varchar as resource_type,
-    redact_text(effects.resource_id)::varchar as resource_id,
-    effects.operation::varchar as operation,
-    coalesce(effects.reversible, false)::boolean as reversible,
-    redact_text(effects.rollback_ref)::varchar as rollback_ref,
-    (rollbacks.rolled_back_at is not null)::boolean as rolled_back,
-    rollbacks.rolled_back_at::timestamptz as rolled_back_at,
-    rollbacks.last_rollback_status::varchar as last_rollback_status,
-    (coalesce(effects.reversible, false) and rollbacks.rolled_back_at is null)::boolean as can_still_roll_back,
-    effects.event_timestamp::timestamptz as occurred_at,
-    effects.delivery_date::date as delivery_date
+    cast(effects.event_id as {{ trace_type('string') }}) as event_id,
+    cast(effects.trace_id as {{ trace_type('string') }}) as trace_id,
+    cast(effects.tool_call_id as {{ trace_type('string') }}) as tool_call_id,
+    cast(effects.tenant_id as {{ trace_type('string') }}) as tenant_id,
+    cast({{ redact_text('effects.agent_name') }} as {{ trace_type('string') }}) as agent_name,
+    cast({{ redact_text('effects.agent_version') }} as {{ trace_type('string') }}) as agent_version,
+    cast({{ redact_text('calls.tool_name') }} as {{ trace_type('string') }}) as tool_name,
+    cast({{ redact_text('effects.resource_type') }} as {{ trace_type('string') }}) as resource_type,
+    cast({{ redact_text('effects.resource_id') }} as {{ trace_type('string') }}) as resource_id,
+    cast(effects.operation as {{ trace_type('string') }}) as operation,
+    cast(coalesce(effects.reversible, false) as boolean) as reversible,
+    cast({{ redact_text('effects.rollback_ref') }} as {{ trace_type('string') }}) as rollback_ref,
+    cast((rollbacks.rolled_back_at is not null) as boolean) as rolled_back,
+    cast(rollbacks.rolled_back_at as {{ trace_type('timestamp_tz') }}) as rolled_back_at,
+    cast(rollbacks.last_rollback_status as {{ trace_type('string') }}) as last_rollback_status,
+    cast((coalesce(effects.reversible, false) and rollbacks.rolled_back_at is null) as boolean) as can_still_roll_back,
+    cast(effects.event_timestamp as {{ trace_type('timestamp_tz') }}) as occurred_at,
+    cast(effects.delivery_date as date) as delivery_date
 from {{ ref('stg_trace__side_effects') }} as effects
 left join rollbacks
     on rollbacks.tenant_id = effects.tenant_id

@@ -5,51 +5,51 @@
 -- Free text and JSON leave redacted (redact_text / redact_json: docs/security.md); every comparison
 -- that needs the real values (R10's approved_arguments_match) is computed upstream on them.
 select
-    tool_call_id::varchar as tool_call_id,
-    trace_id::varchar as trace_id,
-    redact_text(session_id)::varchar as session_id,
-    tenant_id::varchar as tenant_id,
-    redact_text(user_id)::varchar as user_id,
-    redact_text(agent_name)::varchar as agent_name,
-    redact_text(agent_version)::varchar as agent_version,
-    redact_text(tool_name)::varchar as tool_name,
-    redact_text(tool_version)::varchar as tool_version,
-    access::varchar as access,
-    mode::varchar as mode,
-    redact_json(arguments)::json as arguments,
-    attempt::bigint as attempt,
-    retry_of::varchar as retry_of,
-    chain_root_tool_call_id::varchar as chain_root_tool_call_id,
-    chain_position::bigint as chain_position,
-    (chain_position > 0 or coalesce(attempt, 1) > 1)::boolean as is_retry,
-    (case when covered_by_deny then 'deny'
-          when covered_by_require_confirmation then 'require_confirmation'
-          when covered_by_allow then 'allow'
-          else 'none' end)::varchar as policy_decision,
-    own_check_count::bigint as policy_check_count,
-    (own_check_count = 0 and root_check_count > 0)::boolean as policy_inherited_from_chain,
-    authorised_before_execution::boolean as authorised_before_execution,
-    coalesce(requires_confirmation, false)::boolean as requires_confirmation,
-    confirmation_required::boolean as confirmation_required,
-    (case when confirmation_decision is not null then confirmation_decision
-          when confirmation_request_count > 0 then 'no_response'
-          else 'not_requested' end)::varchar as confirmation_status,
-    approved_before_execution::boolean as approved_before_execution,
-    approved_arguments_match::boolean as approved_arguments_match,
-    coalesce(result_status, 'no_result')::varchar as result_status,
-    result_count::bigint as result_count,
-    executed::boolean as executed,
-    latency_ms::double as latency_ms,
-    redact_text(error_type)::varchar as error_type,
-    side_effect_count::bigint as side_effect_count,
-    reversible_side_effect_count::bigint as reversible_side_effect_count,
-    rolled_back::boolean as rolled_back,
-    requested_at::timestamptz as requested_at,
+    cast(tool_call_id as {{ trace_type('string') }}) as tool_call_id,
+    cast(trace_id as {{ trace_type('string') }}) as trace_id,
+    cast({{ redact_text('session_id') }} as {{ trace_type('string') }}) as session_id,
+    cast(tenant_id as {{ trace_type('string') }}) as tenant_id,
+    cast({{ redact_text('user_id') }} as {{ trace_type('string') }}) as user_id,
+    cast({{ redact_text('agent_name') }} as {{ trace_type('string') }}) as agent_name,
+    cast({{ redact_text('agent_version') }} as {{ trace_type('string') }}) as agent_version,
+    cast({{ redact_text('tool_name') }} as {{ trace_type('string') }}) as tool_name,
+    cast({{ redact_text('tool_version') }} as {{ trace_type('string') }}) as tool_version,
+    cast(access as {{ trace_type('string') }}) as access,
+    cast(mode as {{ trace_type('string') }}) as mode,
+    cast({{ redact_json('arguments') }} as {{ trace_type('json') }}) as arguments,
+    cast(attempt as bigint) as attempt,
+    cast(retry_of as {{ trace_type('string') }}) as retry_of,
+    cast(chain_root_tool_call_id as {{ trace_type('string') }}) as chain_root_tool_call_id,
+    cast(chain_position as bigint) as chain_position,
+    cast((chain_position > 0 or coalesce(attempt, 1) > 1) as boolean) as is_retry,
+    cast(case when covered_by_deny then 'deny'
+              when covered_by_require_confirmation then 'require_confirmation'
+              when covered_by_allow then 'allow'
+              else 'none' end as {{ trace_type('string') }}) as policy_decision,
+    cast(own_check_count as bigint) as policy_check_count,
+    cast((own_check_count = 0 and root_check_count > 0) as boolean) as policy_inherited_from_chain,
+    cast(authorised_before_execution as boolean) as authorised_before_execution,
+    cast(coalesce(requires_confirmation, false) as boolean) as requires_confirmation,
+    cast(confirmation_required as boolean) as confirmation_required,
+    cast(case when confirmation_decision is not null then confirmation_decision
+              when confirmation_request_count > 0 then 'no_response'
+              else 'not_requested' end as {{ trace_type('string') }}) as confirmation_status,
+    cast(approved_before_execution as boolean) as approved_before_execution,
+    cast(approved_arguments_match as boolean) as approved_arguments_match,
+    cast(coalesce(result_status, 'no_result') as {{ trace_type('string') }}) as result_status,
+    cast(result_count as bigint) as result_count,
+    cast(executed as boolean) as executed,
+    cast(latency_ms as double) as latency_ms,
+    cast({{ redact_text('error_type') }} as {{ trace_type('string') }}) as error_type,
+    cast(side_effect_count as bigint) as side_effect_count,
+    cast(reversible_side_effect_count as bigint) as reversible_side_effect_count,
+    cast(rolled_back as boolean) as rolled_back,
+    cast(requested_at as {{ trace_type('timestamp_tz') }}) as requested_at,
     -- weekly trend questions group by this stored key: truncating 30 days of timestamps per query
     -- cost most of such a query's time
-    date_trunc('week', requested_at)::date as requested_week,
-    finished_at::timestamptz as finished_at,
-    request_event_id::varchar as request_event_id,
-    request_delivery_date::date as delivery_date
+    cast({{ dbt.date_trunc('week', 'requested_at') }} as date) as requested_week,
+    cast(finished_at as {{ trace_type('timestamp_tz') }}) as finished_at,
+    cast(request_event_id as {{ trace_type('string') }}) as request_event_id,
+    cast(request_delivery_date as date) as delivery_date
 from {{ ref('int_tool_call_lifecycle') }}
 where true {{ pending_traces_only() }}

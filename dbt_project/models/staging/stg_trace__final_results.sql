@@ -5,7 +5,7 @@ select
     tenant_id, user_id, session_id, agent_name, agent_version, delivery_date,
     {{ payload_text('status', payload) }} as status,
     {{ payload_json('output', payload) }} as output,
-    payload ->> '$.output' as output_text
+    {{ json_extract_text('payload', '$.output') }} as output_text
 from (
     select *, {{ payload_values(payload) }}
     from {{ ref('stg_trace__events') }}
