@@ -18,22 +18,26 @@ DEMO_TRACES ?= 400
 DEMO_START := $(shell date -u -d "$(DEMO_DAYS) days ago" +%Y-%m-%d)
 DEMO_END := $(shell date -u -d "1 day ago" +%Y-%m-%d)
 
-.PHONY: help bootstrap install demo test ui bench docs clean
+.PHONY: help bootstrap sync install demo test test-fast lint ui bench docs clean
 
 help:
-	@echo "make demo     install, generate $(DEMO_DAYS) days of sample traces, run the nightly job, print a summary"
-	@echo "make test     run the whole test suite"
-	@echo "make ui       Dagster UI on http://127.0.0.1:3000 (same DAGSTER_HOME as the demo)"
-	@echo "make install  install dependencies from uv.lock (idempotent)"
-	@echo "make bench    benchmarks (prints a table, writes benchmarks/results/)"
-	@echo "make clean    remove generated data"
+	@echo "make demo       install, generate $(DEMO_DAYS) days of sample traces, run the nightly job, print a summary"
+	@echo "make test       run the whole test suite"
+	@echo "make test-fast  the tests not marked slow: no dbt build, no Dagster job (about a minute)"
+	@echo "make lint       ruff (lint, format check) and sqlfluff on the dbt models and macros"
+	@echo "make ui         Dagster UI on http://127.0.0.1:3000 (same DAGSTER_HOME as the demo)"
+	@echo "make install    install dependencies from uv.lock (idempotent)"
+	@echo "make bench      benchmarks (prints a table, writes benchmarks/results/)"
+	@echo "make clean      remove generated data"
 
 # uv comes from PyPI when the machine lacks it.
 bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 
-install: bootstrap
+sync: bootstrap
 	@$(UV) sync --frozen --quiet
+
+install: sync
 	@$(VENV_BIN)/python -m trace_platform.defs.transform.project >/dev/null
 
 demo: install
@@ -44,6 +48,20 @@ demo: install
 
 test: install
 	$(VENV_BIN)/pytest -q
+
+# The tests not marked slow (pyproject.toml markers; tests/conftest.py): what to run while editing.
+test-fast: install
+	$(VENV_BIN)/pytest -q -m "not slow"
+
+# All three run, so one pass shows every finding. No dbt parse and no warehouse: sqlfluff renders
+# the models with its jinja templater (.sqlfluff).
+lint: sync
+	@status=0; \
+	echo "ruff check ."; $(VENV_BIN)/ruff check . || status=1; \
+	echo "ruff format --check ."; $(VENV_BIN)/ruff format --check . || status=1; \
+	echo "sqlfluff lint dbt_project/models dbt_project/macros"; \
+	$(VENV_BIN)/sqlfluff lint dbt_project/models dbt_project/macros || status=1; \
+	exit $$status
 
 ui: install
 	@mkdir -p "$(DAGSTER_HOME)" && $(VENV_BIN)/python -c "from trace_platform.lib.instance import ensure_dagster_home; ensure_dagster_home()"

@@ -124,7 +124,7 @@ def python_step(code: str, env: dict | None = None) -> dict:
 
 def events_per_trace(seed: int) -> float:
     """The generator's mean trace size, from a small sample (its shapes do not depend on volume)."""
-    from trace_platform.lib.generator import generate
+    from trace_platform.sample_data import generate
 
     sample = DATA / "calibration"
     shutil.rmtree(sample, ignore_errors=True)
@@ -139,7 +139,7 @@ def landing_for(events: int, days: int, seed: int, dirty: bool) -> tuple[Path, d
     landing = DATA / name
     manifest_path = landing / "generator-manifest.json"
     if not manifest_path.exists():
-        from trace_platform.lib.generator import generate
+        from trace_platform.sample_data import generate
 
         shutil.rmtree(landing, ignore_errors=True)
         traces = max(1, round(events / events_per_trace(seed)))
@@ -205,7 +205,7 @@ from trace_platform.defs.ingest.retention import purge_raw_payloads
 from trace_platform.lib import settings
 from trace_platform.lib.compaction import compact
 from trace_platform.lib.duckdb_functions import register_redaction
-from trace_platform.lib.snapshot import publish_warehouse, trace_scoped_tables
+from trace_platform.snapshots import publish_warehouse, trace_scoped_tables
 landing, warehouse, target, threads, memory = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 dbt = str(Path(sys.executable).parent / 'dbt')
 root = Path(sys.argv[6])
@@ -216,9 +216,9 @@ for day in sys.argv[7:]:
     con.close()
     ingested = time.perf_counter()
     subprocess.run([dbt, 'build', '--quiet', '--project-dir', str(root / 'dbt_project'),
-                    '--profiles-dir', str(root / 'dbt_project'), '--target-path', target,
-                    '--vars', json.dumps({'delivery_date': day})],
-                   env={**os.environ, 'TRACE_PLATFORM_WAREHOUSE': warehouse}, check=True)
+                    '--profiles-dir', str(root / 'dbt_project'), '--target-path', target],
+                   env={**os.environ, 'TRACE_PLATFORM_WAREHOUSE': warehouse,
+                        'TRACE_PLATFORM_DELIVERY_DATE': day}, check=True)
     built = time.perf_counter()
     # what the nightly job does after dbt, so day N+1 meets the steady state: one retention pass
     # and one reader snapshot per day (a first publish or purge of 30 days would be a one-off cost);
@@ -289,10 +289,9 @@ def dbt_build(warehouse: Path, partition: str, target: Path) -> dict:
             str(ROOT / "dbt_project"),
             "--target-path",
             str(target),
-            "--vars",
-            json.dumps({"delivery_date": partition}),
         ],
-        env,
+        # the day goes to dbt as in production (transform/assets.py): a CLI var would re-parse
+        {**env, "TRACE_PLATFORM_DELIVERY_DATE": partition},
     )
 
 

@@ -178,23 +178,29 @@ def write_day(landing: Path, day: str, events: list[dict], name: str = "events.j
             handle.write(json.dumps(event) + "\n")
 
 
-def dbt_env(warehouse: Path) -> dict:
-    return {
+def dbt_env(warehouse: Path, day: str | None = None) -> dict:
+    """dbt's environment for `warehouse`; with `day`, a nightly build of that delivery day.
+
+    The day goes in TRACE_PLATFORM_DELIVERY_DATE, as the Dagster step passes it (not `--vars`, which
+    is part of dbt's parse state: macros/test_scope.sql, nightly_delivery_date)."""
+    env = {
         **os.environ,
         "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+    env.pop("TRACE_PLATFORM_DELIVERY_DATE", None)
+    if day:
+        env["TRACE_PLATFORM_DELIVERY_DATE"] = day
+    return env
 
 
 def run_dbt(
     warehouse: Path, *args: str, day: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess:
     command = [DBT, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    if day:
-        command += ["--vars", json.dumps({"delivery_date": day})]
     # each test warehouse gets its own target dir so parallel/previous builds never interfere
     command += ["--target-path", str(warehouse.parent / "dbt_target")]
-    result = subprocess.run(command, env=dbt_env(warehouse), capture_output=True, text=True)
+    result = subprocess.run(command, env=dbt_env(warehouse, day), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"

@@ -7,21 +7,20 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import hashlib
-import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import dbt_support
 import duckdb
 from dbt_support import Trace, write_day
 
 from trace_platform.defs.ingest.loader import ingest_partition
 from trace_platform.defs.transform.project import DBT_PROJECT_DIR, dbt_project
-from trace_platform.lib.generator import generate
-from trace_platform.lib.snapshot import (
+from trace_platform.sample_data import generate
+from trace_platform.snapshots import (
     READER_SCHEMAS,
     PublishReport,
     connect_reader,
@@ -104,7 +103,8 @@ def dbt_target() -> Path:
     return _DBT_TARGET[0]
 
 
-def dbt_command(warehouse: Path, day: str, *extra: str, command: str = "build") -> list[str]:
+def dbt_command(warehouse: Path, *extra: str, command: str = "build") -> list[str]:
+    """The dbt command line; the delivery day goes in the environment (dbt_env)."""
     return [
         DBT,
         command,
@@ -114,25 +114,19 @@ def dbt_command(warehouse: Path, day: str, *extra: str, command: str = "build") 
         str(DBT_PROJECT_DIR),
         "--target-path",
         str(dbt_target()),
-        "--vars",
-        json.dumps({"delivery_date": day}),
         *extra,
     ]
 
 
-def dbt_env(warehouse: Path) -> dict:
-    return {
-        **os.environ,
-        "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
+def dbt_env(warehouse: Path, day: str | None = None) -> dict:
+    """With `day`: a nightly build of that day, passed as the Dagster step passes it."""
+    return {**dbt_support.dbt_env(warehouse, day), "PYTHONUNBUFFERED": "1"}
 
 
 def dbt_build(warehouse: Path, day: str) -> None:
     result = subprocess.run(
-        dbt_command(warehouse, day, "--quiet"),
-        env=dbt_env(warehouse),
+        dbt_command(warehouse, "--quiet"),
+        env=dbt_env(warehouse, day),
         capture_output=True,
         text=True,
         timeout=600,

@@ -411,6 +411,7 @@ def _breaches(warehouse, trace_id: str) -> set[tuple[str, str]]:
     return set(found)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_rule_case(warehouse, name):
     _, expected = CASES[name]
@@ -425,6 +426,7 @@ def test_every_rule_has_positive_and_negative_cases():
         assert any(name.startswith(rule) for name in clean), rule
 
 
+@pytest.mark.slow
 def test_violation_rows_carry_context(warehouse):
     detail, severity, tenant, partition = rows(
         warehouse,
@@ -435,6 +437,7 @@ def test_violation_rows_carry_context(warehouse):
     assert "differ" in detail and severity == "high" and tenant == "acme" and partition == DAY
 
 
+@pytest.mark.slow
 def test_fact_tables_answer_the_review_questions(warehouse):
     # Which state-changing actions ran without authorisation / confirmation?
     unauthorised = {
@@ -461,6 +464,7 @@ def test_fact_tables_answer_the_review_questions(warehouse):
     assert reversible > 0
 
 
+@pytest.mark.slow
 def test_tenants_sharing_a_trace_id_stay_apart(warehouse, tmp_path):
     """Issue 17: tenant B's approval under tenant A's trace_id used to turn A's unconfirmed call into
     `approved_before_execution = true`, hide A's R3, and carry tenant B into A's rows."""

@@ -26,6 +26,7 @@ def _thinned_warehouse(path) -> None:
     con.close()
 
 
+@pytest.mark.slow
 def test_the_nightly_jobs_connections_leave_thinned_row_groups_and_compaction_merges_them(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     _thinned_warehouse(path)
@@ -58,6 +59,7 @@ def test_the_nightly_jobs_connections_leave_thinned_row_groups_and_compaction_me
     con.close()
 
 
+@pytest.mark.slow
 def test_the_compaction_job_compacts_the_configured_warehouse_and_skips_a_missing_one(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     _thinned_warehouse(path)

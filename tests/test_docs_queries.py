@@ -16,6 +16,7 @@ def test_queries_doc_has_enough_questions():
     assert len(BLOCKS) >= 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sql", BLOCKS, ids=[f"query{i + 1}" for i in range(len(BLOCKS))])
 def test_documented_query_runs(audit_warehouse, sql):
     con = duckdb.connect(str(audit_warehouse), read_only=True)
@@ -25,6 +26,7 @@ def test_documented_query_runs(audit_warehouse, sql):
         con.close()
 
 
+@pytest.mark.slow
 def test_dbt_docs_generate_documents_every_mart(audit_warehouse):
     import json
 

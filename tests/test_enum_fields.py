@@ -304,6 +304,7 @@ def test_otlp_unknown_convention_values_quarantine_the_attribute_and_the_span_lo
 # --- check metadata -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_gx_unexpected_values_and_drift_keys_leave_the_metadata_redacted():
     """Values loaded before ingestion checked them (or any other way into a checked column): the
     GX summary names them redacted, in Dagster and in audit.check_results."""

@@ -35,7 +35,7 @@ from reliability_support import (
 from tests.ingest_support import event, ingest, line, query, table_digest, write_lines
 from trace_platform.defs.ingest import loader
 from trace_platform.lib.landing import LandingError, list_partition_files, partition_fingerprint
-from trace_platform.lib.snapshot import SnapshotError, current_version, snapshot_paths
+from trace_platform.snapshots import SnapshotError, current_version, snapshot_paths
 
 pytestmark = pytest.mark.integration
 D1, D2 = DAYS
@@ -137,8 +137,8 @@ def test_sigkill_during_dbt_build_then_rerun_converges(ref, tmp_path):
     before_reader = reader_hashes(warehouse)
     ingest_day(warehouse, ref["landing"], D2)
     child = subprocess.Popen(
-        dbt_command(warehouse, D2, "--log-format", "json"),
-        env=dbt_env(warehouse),
+        dbt_command(warehouse, "--log-format", "json"),
+        env=dbt_env(warehouse, D2),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

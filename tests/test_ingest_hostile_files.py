@@ -62,6 +62,7 @@ def _bomb_day(landing: Path, name: str, chunk: bytes, repeat: int) -> str:
     return f"{D1}/{name}"
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_of_100m_blank_lines_is_quarantined_with_the_default_limits(tmp_path):
     # 100 M blank lines compress to ~97 KB. Before the limit they were all read: 71 s and 1.7 GB
     # peak RSS (DuckDB memory limit 1536 MB), 153 s and 18.5 GB with DuckDB's default limit.

@@ -156,6 +156,7 @@ def test_symlink_outside_landing_is_refused(tmp_path, landing):
         ingest(tmp_path / "wh.duckdb", landing, D1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gz", [False, True])
 def test_line_numbers_are_exact_in_a_large_file(tmp_path, landing, gz):
     # ~40 MB: DuckDB reads it in several parallel buffers; line numbers must still be exact.

@@ -7,6 +7,9 @@ import copy
 import pytest
 from dbt_support import Trace, load_and_build, rows, write_day
 
+# dbt builds: not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
 MODELED = [
     "marts.fct_tool_calls",

@@ -123,6 +123,12 @@ def test_runs_are_recorded_in_the_dagster_instance(nightly, monkeypatch):
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         record = instance.get_latest_materialization_event(dg.AssetKey(["marts", "fct_tool_calls"]))
         assert record is not None and record.asset_materialization.partition in DAYS
+        # the dbt step streams its materialisations; each model's row count and schema, read once
+        # dbt has exited, follow as an observation (transform/assets.py)
+        [observed] = instance.fetch_observations(dg.AssetKey(["marts", "fct_tool_calls"]), limit=1).records
+        assert observed.asset_observation.partition in DAYS
+        assert observed.asset_observation.metadata["dagster/row_count"].value > 0
+        assert "dagster/column_schema" in observed.asset_observation.metadata
 
 
 def test_the_second_night_reuses_dbt_parse_state_and_scopes_tests_to_its_day(nightly, monkeypatch):
@@ -139,7 +145,12 @@ def test_the_second_night_reuses_dbt_parse_state_and_scopes_tests_to_its_day(nig
     [target] = (Path(__file__).parents[1] / "dbt_project" / "target").glob(
         f"trace_warehouse_models-{run_id[:7]}-*"
     )
-    log = [json.loads(line)["info"] for line in (target / "dbt.log").read_text().splitlines()]
+    # dbt rotates its debug log at 10 MB (the compiled SQL of the redaction macros is in it)
+    log = [
+        json.loads(line)["info"]
+        for path in sorted(target.glob("dbt.log*"))
+        for line in path.read_text().splitlines()
+    ]
     assert not [e["msg"] for e in log if e["name"] == "UnableToPartialParse"]
     assert any(e["name"] == "PartialParsingEnabled" for e in log)
     assert not any("--vars" in e["msg"] for e in log if e["name"] == "MainReportArgs")

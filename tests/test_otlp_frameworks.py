@@ -484,6 +484,7 @@ def marts(tmp_path_factory):
     return root / "warehouse.duckdb"
 
 
+@pytest.mark.slow
 def test_model_calls_tool_calls_tokens_and_errors_reach_the_marts(marts):
     tools = rows(
         marts,

@@ -390,6 +390,7 @@ def test_sequences_are_contiguous_and_parents_resolve(fixtures_db):
     assert orphans == []
 
 
+@pytest.mark.slow
 def test_variants_decode_alike(tmp_path):
     """Ints as strings or numbers, times as strings or numbers, enum names or integers, ids in any case."""
     tid = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -437,6 +438,7 @@ def test_variants_decode_alike(tmp_path):
     assert (model["input_tokens"], model["output_tokens"], model["status"]) == (7, 3, "error")
 
 
+@pytest.mark.slow
 def test_reingest_is_idempotent_and_a_redelivery_on_a_later_day_is_a_duplicate(tmp_path):
     landing = tmp_path / "landing"
     copy_fixture(landing, DAY, "genai_agent_run.jsonl")
@@ -451,6 +453,7 @@ def test_reingest_is_idempotent_and_a_redelivery_on_a_later_day_is_a_duplicate(t
     assert all(r[-1] for r in r9(db, D2))
 
 
+@pytest.mark.slow
 def test_a_changed_redelivery_is_a_conflict_kept_with_the_mapped_event(tmp_path):
     tid = "4bf92f3577b34da6a3ce929d0e0e4736"
     root = span(tid, "a0a0a0a0a0a0a0a0", "run", 0, 3, attributes=attrs(input__value=s("hi")))
@@ -478,6 +481,7 @@ def test_a_changed_redelivery_is_a_conflict_kept_with_the_mapped_event(tmp_path)
     assert all(r[-1] for d in (DAY, D2) for r in r9(db, d))
 
 
+@pytest.mark.slow
 def test_a_trace_split_over_two_days_is_sequenced_over_both_in_any_order(tmp_path):
     tid = "4bf92f3577b34da6a3ce929d0e0e4736"
     chat = span(
@@ -513,6 +517,7 @@ def test_a_trace_split_over_two_days_is_sequenced_over_both_in_any_order(tmp_pat
     )
 
 
+@pytest.mark.slow
 def test_native_and_otlp_files_of_a_day_load_in_one_publish(tmp_path):
     landing = tmp_path / "landing"
     write_lines(landing, DAY, "native.jsonl", [line(event("n1"))])

@@ -14,6 +14,9 @@ from dbt_support import Trace, load_and_build, rows, write_day
 
 from tests.otlp_support import DAY, FIXTURES, copy_fixture
 
+# dbt builds: not in `make test-fast`
+pytestmark = pytest.mark.slow
+
 GOLDEN_OTLP = "7d3c2b1a0f9e8d7c6b5a493827161504"
 GOLDEN_NATIVE = "golden-native"
 TRACE_GENAI = "5b8efff798038103d269b633813fc60c"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.reference_rules import json_equal, load_events, reference_breaches, warehouse_breaches
 
 
@@ -12,6 +14,7 @@ def test_json_equality_ignores_key_order_but_not_types():
     assert not json_equal({"a": "1"}, {"a": 1})
 
 
+@pytest.mark.slow
 def test_hand_written_rule_cases_match_the_reference(audit_warehouse):
     expected = reference_breaches(load_events(audit_warehouse))
     actual = warehouse_breaches(audit_warehouse)

@@ -97,6 +97,7 @@ def test_hostile_partition_keys_are_rejected_before_any_sql(key):
         parse_partition_key(key)
 
 
+@pytest.mark.slow
 def test_hostile_partition_keys_are_rejected_by_the_cli_and_by_dagster(tmp_path):
     result = subprocess.run(
         [CLI, "run", "--start", HOSTILE_KEYS[0], "--landing", str(tmp_path)],
@@ -117,6 +118,7 @@ def test_hostile_partition_keys_are_rejected_by_the_cli_and_by_dagster(tmp_path)
         job.execute_in_process(partition_key=HOSTILE_KEYS[0], instance=instance)
 
 
+@pytest.mark.slow
 def test_hostile_dbt_vars_are_validated_or_quoted(tmp_path):
     warehouse = tmp_path / "wh.duckdb"
     duckdb.connect(str(warehouse)).close()

@@ -28,7 +28,7 @@ from reliability_support import (
     reference,
 )
 
-from trace_platform.lib.snapshot import snapshot_paths
+from trace_platform.snapshots import snapshot_paths
 
 pytestmark = pytest.mark.integration
 D1, D2 = DAYS
@@ -57,7 +57,7 @@ print("released", flush=True)
 # and tries the warehouse file itself, which the running job holds most of the time.
 READERS = r"""
 import json, os, sys, time, duckdb
-from trace_platform.lib.snapshot import connect_reader
+from trace_platform.snapshots import connect_reader
 reader, warehouse, stop, out = sys.argv[1:5]
 seen, errors, slowest, warehouse_busy = [], [], 0.0, 0
 while not os.path.exists(stop):

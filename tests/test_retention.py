@@ -135,6 +135,7 @@ def test_days_older_than_the_window_are_purged_and_only_those(loaded):
     ) == [("2026-11-18", 1, "2026-11-19", 1)]
 
 
+@pytest.mark.slow
 def test_purging_is_idempotent_and_a_reingested_day_is_purged_again(loaded):
     warehouse, landing = loaded
     _purge(warehouse, DAYS[2], 0)
@@ -175,6 +176,7 @@ def test_keep_purges_nothing_and_the_setting_is_validated(loaded, monkeypatch):
     assert rows(warehouse, "SELECT count(*) > 0 FROM raw.trace_events") == [(True,)]
 
 
+@pytest.mark.slow
 def test_the_asset_runs_after_the_dbt_models_and_checks_the_window(loaded, monkeypatch):
     warehouse, _ = loaded
     monkeypatch.setenv(settings.RAW_PAYLOAD_RETENTION_ENV, "1")
@@ -205,6 +207,7 @@ def test_the_asset_runs_after_the_dbt_models_and_checks_the_window(loaded, monke
     assert upstream == {"trace_warehouse_models"}  # a failed dbt build skips the purge
 
 
+@pytest.mark.slow
 def test_a_trace_rebuilt_after_its_payloads_were_purged(tmp_path):
     """The documented trade-off: a late call event rebuilds its trace's calls from purged (redacted)
     payloads. Structure survives (every fact, every rule that needs no secret value); a difference

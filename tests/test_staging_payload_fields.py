@@ -8,9 +8,13 @@ or a converted value: payload departures are audit findings, not load failures.
 from __future__ import annotations
 
 import duckdb
+import pytest
 from dbt_support import Trace, rows, run_dbt, write_day
 
 from trace_platform.defs.ingest.loader import ingest_partition
+
+# dbt builds: not in `make test-fast`
+pytestmark = pytest.mark.slow
 
 DAY = "2026-11-20"
 

@@ -118,6 +118,7 @@ def _claimed(instance) -> list:
     return instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
 
 
+@pytest.mark.slow
 def test_a_run_whose_process_is_gone_is_marked_failed_and_its_slot_freed():
     with dg.instance_for_test(overrides=POOLS_CONFIG) as instance:
         dead = _fake_run(instance, _dead_process())
@@ -131,6 +132,7 @@ def test_a_run_whose_process_is_gone_is_marked_failed_and_its_slot_freed():
         assert stale_runs.recover_stale_runs(instance, recovered_by="test") == []  # once
 
 
+@pytest.mark.slow
 def test_live_and_foreign_runs_are_left_alone_and_leftover_slots_freed():
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
@@ -174,6 +176,7 @@ def _guarded_run(instance, timeout: float, lines: list[str]):
     return result, guard
 
 
+@pytest.mark.slow
 def test_a_run_blocked_by_a_dead_holder_recovers_it_and_runs():
     with dg.instance_for_test(overrides=POOLS_CONFIG) as instance:
         dead = _fake_run(instance, _dead_process())
@@ -187,6 +190,7 @@ def test_a_run_blocked_by_a_dead_holder_recovers_it_and_runs():
         assert _claimed(instance) == []
 
 
+@pytest.mark.slow
 def test_a_run_blocked_by_a_live_holder_gives_up_after_the_timeout_with_one_line():
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
@@ -211,6 +215,7 @@ def test_a_run_blocked_by_a_live_holder_gives_up_after_the_timeout_with_one_line
         sleeper.wait()
 
 
+@pytest.mark.slow
 def test_a_run_blocked_with_no_holder_at_all_gives_up_too():
     with dg.instance_for_test(overrides=POOLS_CONFIG) as instance:
         instance.event_log_storage.set_concurrency_slots(POOL, 0)  # nobody can ever claim it
@@ -236,6 +241,7 @@ BLOCKED_CHILD = textwrap.dedent(r"""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_run_blocked_by_a_live_holder_answers_sigint_and_sigterm(tmp_path, signum):
     (tmp_path / "dagster.yaml").write_text("concurrency:\n  pools:\n    default_limit: 1\n")
@@ -285,6 +291,7 @@ def guarded_pool_job():
     writes_the_warehouse()
 
 
+@pytest.mark.slow
 def test_the_nightly_jobs_executor_records_its_process_on_the_run():
     from trace_platform.defs.jobs import nightly_trace_job
 
@@ -296,6 +303,7 @@ def test_the_nightly_jobs_executor_records_its_process_on_the_run():
         assert ProcessIdentity.from_tags(tags) == stale_runs.current_process()
 
 
+@pytest.mark.slow
 def test_the_stale_run_sensor_recovers_dead_runs():
     from trace_platform.defs.maintenance.stale_runs import stale_run_sensor
 
@@ -307,6 +315,7 @@ def test_the_stale_run_sensor_recovers_dead_runs():
         assert _claimed(instance) == []
 
 
+@pytest.mark.slow
 def test_the_instance_config_enables_run_monitoring(tmp_path):
     from trace_platform.lib.instance import DAGSTER_YAML
 

@@ -148,10 +148,8 @@ def _build_with_debug_log(warehouse: Path, day: str) -> str:
             str(warehouse.parent / "dbt_target"),
             "--log-path",
             str(logs),
-            "--vars",
-            json.dumps({"delivery_date": day}),
         ],
-        env=dbt_env(warehouse),
+        env=dbt_env(warehouse, day),
         capture_output=True,
         text=True,
         check=True,
@@ -159,6 +157,7 @@ def _build_with_debug_log(warehouse: Path, day: str) -> str:
     return (logs / "dbt.log").read_text()
 
 
+@pytest.mark.slow
 def test_a_late_rating_rebuilds_the_outcome_but_not_the_calls(tmp_path):
     landing = _landing(tmp_path / "landing")
     warehouse = tmp_path / "in_order" / "warehouse.duckdb"

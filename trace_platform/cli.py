@@ -64,7 +64,7 @@ def generate(
     dirty: bool,
 ) -> None:
     """Write realistic sample trace logs in the v1 format (deterministic for a seed)."""
-    from trace_platform.lib.generator import generate as run_generator
+    from trace_platform.sample_data import generate as run_generator
 
     start_day = _parse_day(start, "--start")
     manifest = run_generator(
@@ -215,7 +215,7 @@ def run(start: str, end: str | None, landing: Path | None, warehouse: Path | Non
 
 
 def _reader_line(warehouse_path: Path) -> str:
-    from trace_platform.lib.snapshot import SnapshotError, current_version, snapshot_paths
+    from trace_platform.snapshots import SnapshotError, current_version, snapshot_paths
 
     try:
         paths = snapshot_paths(warehouse_path)
@@ -257,7 +257,7 @@ def _connect_live(warehouse_path: Path):
     """The warehouse itself for `query --live`: read-only and confined like the reader (no file, no extension)."""
     import duckdb
 
-    from trace_platform.lib.snapshot import connect_confined
+    from trace_platform.snapshots import connect_confined
 
     if not warehouse_path.exists():
         _fail(f"warehouse {warehouse_path} does not exist; run `trace-platform run` first")
@@ -276,7 +276,7 @@ def _connect_for_query(warehouse: Path | None, reader: Path | None, live: bool):
     Nothing published yet: refused (the warehouse holds unredacted raw events)."""
     import duckdb
 
-    from trace_platform.lib.snapshot import SnapshotError, connect_reader, snapshot_paths
+    from trace_platform.snapshots import SnapshotError, connect_reader, snapshot_paths
 
     warehouse_path = settings.warehouse_path(warehouse)
     if live:
@@ -334,7 +334,7 @@ def query(sql: str, fmt: str, warehouse: Path | None, reader: Path | None, live:
     """
     import duckdb
 
-    from trace_platform.lib.snapshot import ReadOnlyQueryError, read_only_statements
+    from trace_platform.snapshots import ReadOnlyQueryError, read_only_statements
 
     try:
         statements = read_only_statements(sql)

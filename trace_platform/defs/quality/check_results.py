@@ -27,6 +27,7 @@ from dataclasses import astuple, dataclass
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from trace_platform import redaction
 from trace_platform.defs.ingest.assets import R9_CHECK
 from trace_platform.defs.partitions import delivery_day_partitions
 from trace_platform.defs.quality.common import (
@@ -49,7 +50,6 @@ from trace_platform.defs.quality.common import (
     warehouse_connection,
 )
 from trace_platform.defs.transform.assets import trace_warehouse_models
-from trace_platform.lib import redaction
 from trace_platform.lib.landing import LandingError, parse_partition_key
 
 DDL = """

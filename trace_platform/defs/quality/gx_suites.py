@@ -42,7 +42,7 @@ from trace_platform.defs.quality.common import (
     warehouse_connection,
 )
 from trace_platform.defs.quality.thresholds import Thresholds, load_thresholds
-from trace_platform.lib.redaction import redact_values
+from trace_platform.redaction import redact_values
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

@@ -34,7 +34,7 @@ from trace_platform.defs.quality.common import (
     warehouse_connection,
 )
 from trace_platform.defs.quality.thresholds import load_thresholds
-from trace_platform.lib.redaction import redact_values
+from trace_platform.redaction import redact_values
 
 # The column contract of the raw zone: what staging and the checks read (name -> DuckDB type).
 RAW_CONTRACT: dict[str, dict[str, str]] = {

@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import signal
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,7 +55,8 @@ def table_metadata(
     """Row count, per-partition row count and column schema of each model, from information_schema.
 
     Runs once dbt has exited (DuckDB's single writer), on a read-only connection: dagster-dbt's
-    fetch_column_metadata cannot be used, it would open the warehouse while dbt holds it.
+    fetch_row_counts / fetch_column_metadata cannot be used, they would open the warehouse while dbt
+    holds it (with DuckDB they hold every event back until dbt exits, which is what streaming avoids).
     """
     wanted = {(k.path[0], k.path[1]): name for name, k in keys.items() if len(k.path) == 2}
     columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -147,18 +150,29 @@ def reuse_parse_state(invocation_target: Path) -> None:
         staged.unlink(missing_ok=True)  # a read-only project folder: dbt parses in full, as before
 
 
-def _with_table_metadata(events: list, metadata: dict[str, dict]) -> Iterator:
-    for event in events:
-        if isinstance(event, dg.Output) and event.output_name in metadata:
-            yield dg.Output(
-                event.value,
-                output_name=event.output_name,
-                metadata={**event.metadata, **metadata[event.output_name]},
-                data_version=event.data_version,
-                tags=event.tags,
-            )
-        else:
-            yield event
+@contextmanager
+def _dbt_stopped_on_exit(invocation) -> Iterator[None]:
+    """If the step stops while dbt still runs (run terminated, an error while Dagster handled a
+    streamed event), stop dbt before the warehouse lock is released: nobody else may write meanwhile.
+    dagster-dbt forwards an interrupt only when it arrives while it reads dbt's output."""
+    try:
+        yield
+    finally:
+        process = invocation.process
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=invocation.termination_timeout_seconds)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _table_observations(
+    outputs: dict[str, dg.AssetKey], metadata: dict[str, dict], partition: str | None
+) -> Iterator[dg.AssetObservation]:
+    for output_name, entry in metadata.items():
+        yield dg.AssetObservation(asset_key=outputs[output_name], metadata=entry, partition=partition)
 
 
 @dbt_assets(
@@ -192,14 +206,17 @@ def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
                 context=context,
                 raise_on_error=False,
             )
-        events = list(invocation.stream())
+        # Streamed: each model's materialisation and each test's check result reaches Dagster (and
+        # the UI) as dbt finishes it, not when the whole build has ended.
+        outputs: dict[str, dg.AssetKey] = {}
+        with _dbt_stopped_on_exit(invocation):
+            for event in invocation.stream():
+                if isinstance(event, dg.Output):
+                    outputs[event.output_name] = context.asset_key_for_output(event.output_name)
+                yield event
         reuse_parse_state(invocation.target_path)
-        # dbt has exited; still under the lock, describe what it built.
-        outputs = {
-            e.output_name: context.asset_key_for_output(e.output_name)
-            for e in events
-            if isinstance(e, dg.Output)
-        }
+        # dbt has exited; still under the lock, describe what it built. DuckDB lets no reader in
+        # while dbt writes, so row counts and column schemas follow as observations of the models.
         metadata: dict[str, dict] = {}
         if outputs:
             con = connect_with_retry(lambda: duckdb.connect(str(warehouse), read_only=True), warehouse)
@@ -207,7 +224,7 @@ def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
                 metadata = table_metadata(con, outputs, context.partition_key)
             finally:
                 con.close()
-    yield from _with_table_metadata(events, metadata)
+    yield from _table_observations(outputs, metadata, context.partition_key)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed; see the step logs and failed checks.",
