@@ -63,7 +63,7 @@ def _dbt_finished_at(context: dg.AssetExecutionContext) -> float | None:
     stamps = [
         record.event_log_entry.timestamp
         for record in context.instance.get_records_for_run(
-            context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
         ).records
         if record.event_log_entry.dagster_event.asset_key in dbt_keys
     ]

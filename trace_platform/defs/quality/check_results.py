@@ -343,11 +343,11 @@ def _upstream_keys() -> list[dg.AssetKey]:
 )
 def check_results(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
     """Re-records every evaluation of this run (idempotent) and reports the table and the run's tally."""
-    rows = run_evaluation_rows(context.instance, context.run_id)
+    rows = run_evaluation_rows(context.instance, context.run.run_id)
     with warehouse_connection(warehouse) as con:
         record_rows(con, rows)
         in_table = con.execute(
-            "SELECT count(*) FROM audit.check_results WHERE run_id = ?", [context.run_id]
+            "SELECT count(*) FROM audit.check_results WHERE run_id = ?", [context.run.run_id]
         ).fetchone()[0]
         total = con.execute("SELECT count(*) FROM audit.check_results").fetchone()[0]
         schema = con.execute(
@@ -378,7 +378,7 @@ def check_results(context: dg.AssetExecutionContext, warehouse: DuckDBResource):
             else "none",
             "sql": dg.MetadataValue.md(
                 "```sql\nSELECT check_kind, asset_key, check_name, passed, severity, observed_value, threshold\n"
-                f"FROM audit.check_results WHERE run_id = '{context.run_id}'\nORDER BY passed, severity, asset_key, "
+                f"FROM audit.check_results WHERE run_id = '{context.run.run_id}'\nORDER BY passed, severity, asset_key, "
                 "check_name;\n```"
             ),
         },
