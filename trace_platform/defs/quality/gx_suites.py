@@ -41,27 +41,14 @@ from trace_platform.defs.quality.common import (
     trailing_start,
     warehouse_connection,
 )
+from trace_platform.defs.quality.schema_checks import PAYLOAD_SPEC
 from trace_platform.defs.quality.thresholds import Thresholds, load_thresholds
 from trace_platform.redaction import redact_values
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-EVENT_TYPES = [
-    "user_request",
-    "plan",
-    "model_call",
-    "tool_selection",
-    "tool_call",
-    "tool_result",
-    "policy_check",
-    "confirmation_request",
-    "confirmation_response",
-    "side_effect",
-    "rollback",
-    "error",
-    "final_result",
-    "feedback",
-]
+# the event types of the v1 payload table the raw-zone checks use: one list for both suites
+EVENT_TYPES = list(PAYLOAD_SPEC)
 TOOL_RESULT_STATUSES = ["ok", "error", "timeout", "denied", "cancelled"]
 POLICY_DECISIONS = ["allow", "deny", "require_confirmation"]
 CONFIRMATION_DECISIONS = ["approved", "rejected", "expired"]
