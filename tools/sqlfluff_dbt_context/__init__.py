@@ -20,7 +20,10 @@ _NO_DEFAULT = object()
 
 execute = True
 invocation_id = "sqlfluff-lint"
-graph = {"nodes": {}, "sources": {}}  # the manifest's graph; macros also keep a per-run cache in it
+graph = {"nodes": {}, "sources": {}}  # the manifest's graph
+flags = SimpleNamespace(FULL_REFRESH=False)  # a nightly build, not --full-refresh
+selected_resources = []  # the nodes a `dbt build --select` chose
+model = SimpleNamespace(depends_on=SimpleNamespace(nodes=[]))  # the node being rendered
 target = SimpleNamespace(type="duckdb", name="dev", database="warehouse", schema="main", threads=1)
 modules = SimpleNamespace(re=__import__("re"), datetime=__import__("datetime"))
 
@@ -47,6 +50,16 @@ class _Config:
 
 
 config = _Config()
+
+
+def before_begin(sql):
+    """A hook that runs outside the model's transaction (dbt's before_begin)."""
+    return {"sql": sql, "transaction": False}
+
+
+def load_relation(relation):
+    """An existing warehouse: every relation asked for exists (the incremental branch is linted)."""
+    return relation
 
 
 def env_var(name, default=""):

@@ -1,7 +1,7 @@
 """Warehouse compaction: merges the row groups that deletes have thinned out.
 
 The nightly job's connections run without DuckDB's row-group vacuum (lib/settings.py NO_VACUUM):
-each night deletes and re-inserts the pending traces, and the vacuum at the next checkpoint would
+each night deletes and re-inserts the traces it rebuilds, and the vacuum at the next checkpoint would
 rewrite about a day of every trace-scoped table (~7 s a night at 1M events a day). The compaction
 does that work once, off the nightly path: on a connection with the vacuum on, a checkpoint merges
 every thinned row group of every table. A checkpoint only runs when something was written, so the

@@ -71,7 +71,7 @@ def duckdb_threads() -> int:
 
 
 # No row-group vacuum at the checkpoints of the nightly job's connections (dbt's too: profiles.yml).
-# Each night deletes and re-inserts the pending traces, about a quarter of the previous day's among
+# Each night deletes and re-inserts the traces it rebuilds (int_rebuild_scope), about a quarter of the previous day's among
 # them; the first vacuum-enabled checkpoint after that merges the row groups those deletes thinned
 # out: 7.1 s a night at 1M events a day, freeing 22 MB of a 6.6 GB file. The weekly compaction job
 # does it instead (defs/maintenance/, docs/warehouse.md). A setting of the whole connection: any

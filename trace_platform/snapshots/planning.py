@@ -15,6 +15,7 @@ NEVER_PUBLISHED = frozenset({"raw", "staging", "intermediate", "information_sche
 assert not NEVER_PUBLISHED & set(READER_SCHEMAS)
 TRACE_CHANGES = ("intermediate", "int_trace_changes")
 CHANGE_LOG = ("raw", "trace_change_log")
+COMPLETED_BUILDS = ("intermediate", "int_completed_builds")
 # Tracked tables: a column holding a delivery day of the row's trace (see the package docstring).
 TRACKED_BUCKET_COLUMNS = (
     "delivery_date",
@@ -112,11 +113,19 @@ def _comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str | Non
 
 
 def change_window(con: duckdb.DuckDBPyConnection) -> tuple[int | None, int]:
-    """(changes processed by the last dbt build, traces still pending); (None, 0) without change tracking."""
+    """(changes processed by the last dbt build, traces its rebuild has not completed); (None, 0)
+    without change tracking. A trace is rebuilt completely once a build that saw its change wrote
+    a row to intermediate.int_completed_builds (dbt_project/macros/rebuild_scope.sql)."""
     if not (_table_exists(con, *TRACE_CHANGES) and _table_exists(con, *CHANGE_LOG)):
         return None, 0
+    built_through = (
+        "(SELECT coalesce(max(changes_built_through), 0) FROM intermediate.int_completed_builds)"
+        if _table_exists(con, *COMPLETED_BUILDS)
+        else "0"
+    )
     through, pending = con.execute(
-        "SELECT coalesce(max(changes_logged_through), 0), count(*) FILTER (WHERE is_pending) "
+        "SELECT coalesce(max(changes_logged_through), 0), "
+        f"count(*) FILTER (WHERE changed_in_build > {built_through}) "
         "FROM intermediate.int_trace_changes"
     ).fetchone()
     return int(through), int(pending)

@@ -157,8 +157,9 @@ def publish_snapshot(
         through, pending = change_window(con)
         if pending:
             raise SnapshotError(
-                f"{pending} trace(s) are still pending in intermediate.int_trace_changes: the last "
-                "dbt build did not finish; not publishing a half-built state"
+                f"{pending} trace(s) changed since the last complete dbt build "
+                "(intermediate.int_completed_builds): the last build did not finish; not publishing a "
+                "half-built state"
             )
         plans, dirty = plan_tables(con, base, tracked_tables or set(), through, full)
         stage("plan")

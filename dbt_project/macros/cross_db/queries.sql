@@ -27,15 +27,3 @@
     ) as first_rows
     where first_row_number = 1
 {%- endmacro %}
-
-{#- A statement creating (or replacing) the session-scoped table `name` from the query in the call
-    block's body, materialised now (later reads must not run the query again):
-
-        {% call create_temp_table_as('eval_moved_intents') -%} select ... {%- endcall %} -#}
-{% macro create_temp_table_as(name) -%}
-    {{ return(adapter.dispatch('create_temp_table_as', 'trace_platform')(name, caller())) }}
-{%- endmacro %}
-
-{% macro duckdb__create_temp_table_as(name, query) -%}
-    create or replace temporary table {{ name }} as {{ query }}
-{%- endmacro %}

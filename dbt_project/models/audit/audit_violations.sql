@@ -1,4 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('detected_in_partition') }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per breach of the audit rules R1–R8 and R10 and per finding R6U and R7T.
 --
@@ -21,13 +27,19 @@
 {%- set no_key = 'cast(null as ' ~ trace_type('string') ~ ')' %}
 with traces as (
     select * from {{ ref('int_trace_facts') }}
-    where true {{ pending_traces_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and first_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ),
 
 calls as (
     select * from {{ ref('int_tool_call_lifecycle') }}
     -- a 'calls' model: a trace whose calls did not change keeps the rows of an earlier build
-    where true {{ pending_trace_events_only('trace_id', 'request_delivery_date') }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and request_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ),
 
 -- R1 complete run: "a trace has exactly one user_request and exactly one final_result".
@@ -125,7 +137,10 @@ r6_honest_access as (
         on calls.tenant_id = side_effects.tenant_id and calls.trace_id = side_effects.trace_id
        and calls.tool_call_id = side_effects.tool_call_id
     where not coalesce(calls.executed and calls.access = 'state_changing', false)
-        {{ pending_trace_events_only('side_effects.trace_id', 'side_effects.delivery_date') }}
+        {%- if is_incremental() %}
+          and side_effects.trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+          and side_effects.delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+        {%- endif %}
     group by side_effects.tenant_id, side_effects.trace_id, side_effects.tool_call_id,
              case when side_effects.tool_call_id is null then side_effects.event_id end
 ),
@@ -190,7 +205,10 @@ r8_model_identity as (
                                    case when nullif(trim(model_version), '') is null then 'model_version' end)"]) }} as detail
     from {{ ref('stg_trace__model_calls') }}
     where (nullif(trim(model), '') is null or nullif(trim(model_version), '') is null)
-        {{ pending_trace_events_only() }}
+        {%- if is_incremental() %}
+          and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+          and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+        {%- endif %}
 ),
 
 -- R10 approved what ran: "where the approved confirmation's request carries arguments, they equal the

@@ -1,29 +1,86 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          relabels_moved_intents=true, meta={'reader_snapshot': 'fingerprint'},
-          pre_hook="{{ eval_find_moved_intents() }}") }}
+{{ config(
+    incremental_strategy='delete+insert', unique_key='trace_id',
+    tags=['trace_scoped'],
+    meta={'reader_snapshot': 'fingerprint'},
+    pre_hook=before_begin("{{ delete_rebuilt_traces('first_delivery_date') }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per trace (tenant_id, trace_id) with boolean evaluation labels and the reason for each.
 -- Definitions (also in _eval.yml); thresholds are dbt vars in dbt_project.yml. The labels come from
 -- unredacted features (e.g. retried with changed arguments); the texts leave redacted (docs/security.md).
--- Incremental: the pending traces, plus every trace of an intent whose median moved
--- (macros/eval_relabel.sql). Not a tracked table for the reader snapshot (meta above): rows of
--- traces that did not change can be rewritten here, so the snapshot compares fingerprints.
-with relabelled as (
-    select * from {{ ref('int_trace_eval_features') }}
-    where true {{ pending_traces_only() }}
-    {%- if is_incremental() %}
-    union all
-    select * from {{ ref('int_trace_eval_features') }}
-    where intent in (select intent from eval_moved_intents)
-      and trace_id not in (select trace_id from {{ ref('int_trace_changes') }} where is_pending)
-    {%- endif %}
+--
+-- Incremental, like every trace-scoped model: the pre-hook deletes the rows of the traces in
+-- int_rebuild_scope and the query labels them again. One label needs more: inefficient_path compares
+-- a trace's tool calls with the median of all traces of its intent, over all of history. When new
+-- traces move an intent's median (or bring the intent to the minimum number of traces), every trace
+-- of that intent is relabelled too (moved_intents), and delete+insert on trace_id replaces their rows,
+-- so the labels never depend on the order in which partitions ran. Which intents moved is read from
+-- what the table holds (the medians stored on the rows the pre-hook left), so a failed build is
+-- repaired by the next one. Tool-call counts are small integers, so a settled intent's median rarely
+-- moves. Not a tracked table for the reader snapshot (meta above): rows of traces that did not
+-- change can be rewritten here, so the snapshot compares fingerprints.
+with intent_medians as (
+    select intent, {{ median('tool_call_count') }} as median_tool_calls
+    from {{ ref('int_trace_eval_features') }}
+    where intent is not null
+    group by intent
+    having count(*) >= {{ number_var('inefficient_path_min_intent_traces') }}
 ),
 
-intent_medians as (
+{%- if is_incremental() %}
+
+-- The table stores intents redacted, hence the comparison on redact_text(intent); the raw intents
+-- that map to a moved one are what the model reads again.
+raw_intents as (
+    select distinct intent from {{ ref('int_trace_eval_features') }} where intent is not null
+),
+
+wanted_medians as (
+    select distinct {{ redact_text('raw_intents.intent') }} as intent, intent_medians.median_tool_calls
+    from raw_intents
+    left join intent_medians using (intent)
+),
+
+stored_medians as (
+    select distinct intent, intent_median_tool_calls as median_tool_calls
+    from {{ this }}
+    where intent is not null
+),
+
+moved_intents as (
+    select raw_intents.intent
+    from raw_intents
+    where {{ redact_text('raw_intents.intent') }} in (
+        select differing.intent
+        from (
+            (
+                select * from wanted_medians
+                except
+                select * from stored_medians
+            )
+            union
+            (
+                select * from stored_medians
+                except
+                select * from wanted_medians
+            )
+        ) as differing
+    )
+),
+{%- endif %}
+
+relabelled as (
+    select * from {{ ref('int_trace_eval_features') }}
     {%- if is_incremental() %}
-    select * from eval_intent_medians  -- computed by the pre-hook
-    {%- else %}
-    {{ eval_intent_medians_sql() }}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and first_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    union all
+    select * from {{ ref('int_trace_eval_features') }}
+    where intent in (select intent from moved_intents)
+      and trace_id not in (select trace_id from {{ ref('int_rebuild_scope') }})
     {%- endif %}
 )
 

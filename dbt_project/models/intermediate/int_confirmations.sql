@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          trace_scope='calls') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('delivery_date', only_calls_changed=true) }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- Each confirmation request joined to its response (by confirmation_id inside the trace, which is
 -- (tenant_id, trace_id): one tenant's response never answers another's request).
@@ -8,7 +13,11 @@ with requests as (
     {% call first_row_per('tenant_id, trace_id, confirmation_id', 'sequence, event_id') -%}
     select *
     from {{ ref('stg_trace__confirmation_requests') }}
-    where confirmation_id is not null {{ pending_trace_events_only() }}
+    where confirmation_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     {%- endcall %}
 ),
 
@@ -16,7 +25,11 @@ responses as (
     {% call first_row_per('tenant_id, trace_id, confirmation_id', 'sequence, event_id') -%}
     select *
     from {{ ref('stg_trace__confirmation_responses') }}
-    where confirmation_id is not null {{ pending_trace_events_only() }}
+    where confirmation_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     {%- endcall %}
 )
 
@@ -41,7 +54,7 @@ select
     {{ milliseconds_between('requests.event_timestamp', 'responses.event_timestamp') }} / 1000.0
         as seconds_to_respond,
     coalesce(requests.delivery_date, responses.delivery_date) as delivery_date,
-    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
+    (select max(changes_logged_through) from {{ ref('int_trace_changes') }}) as model_build_seq
 from requests
 full outer join responses
     on responses.tenant_id = requests.tenant_id and responses.trace_id = requests.trace_id

@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          trace_scope='calls') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('delivery_date', only_calls_changed=true) }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- Retry chains resolved to their first attempt. A retry names the attempt it repeats in
 -- `retry_of`; following those links back inside the trace reaches the chain's first attempt,
@@ -10,7 +15,11 @@ with recursive calls as (
     {% call first_row_per('tenant_id, trace_id, tool_call_id', 'sequence, event_id') -%}
     select tenant_id, trace_id, tool_call_id, retry_of, delivery_date
     from {{ ref('stg_trace__tool_calls') }}
-    where tool_call_id is not null {{ pending_trace_events_only() }}
+    where tool_call_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     {%- endcall %}
 ),
 
@@ -38,7 +47,7 @@ select
     max(depth) as chain_position,
     -- the call's own delivery day: lets the nightly delete skip other days' row groups
     any_value(calls.delivery_date) as delivery_date,
-    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
+    (select max(changes_logged_through) from {{ ref('int_trace_changes') }}) as model_build_seq
 from walk
 join calls using (tenant_id, trace_id, tool_call_id)
 group by tenant_id, trace_id, tool_call_id

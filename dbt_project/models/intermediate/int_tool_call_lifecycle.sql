@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          trace_scope='calls') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('request_delivery_date', only_calls_changed=true) }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- The lifecycle of each tool call, one row per (tenant_id, trace_id, tool_call_id): the request, its policy
 -- checks, confirmations, result, side effects and rollbacks, plus the audit facts derived from
@@ -14,13 +19,20 @@ with calls as (
     {% call first_row_per('tenant_id, trace_id, tool_call_id', 'sequence, event_id') -%}
     select *, count(*) over (partition by tenant_id, trace_id, tool_call_id) as tool_call_event_count
     from {{ ref('stg_trace__tool_calls') }}
-    where tool_call_id is not null {{ pending_trace_events_only() }}
+    where tool_call_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     {%- endcall %}
 ),
 
 chains as (
     select * from {{ ref('int_tool_call_chains') }}
-    where true {{ pending_traces_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ),
 
 checks as (
@@ -32,7 +44,11 @@ checks as (
         bool_or(decision = 'allow') as has_allow,
         min(sequence) filter (where decision in ('allow', 'require_confirmation')) as first_authorising_sequence
     from {{ ref('stg_trace__policy_checks') }}
-    where tool_call_id is not null {{ pending_trace_events_only() }}
+    where tool_call_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id, tool_call_id
 ),
 
@@ -48,7 +64,11 @@ results as (
         {{ arg_min('latency_ms', 'sequence') }} as latency_ms,
         min(event_timestamp) as first_result_at
     from {{ ref('stg_trace__tool_results') }}
-    where tool_call_id is not null {{ pending_trace_events_only() }}
+    where tool_call_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id, tool_call_id
 ),
 
@@ -60,7 +80,11 @@ side_effects as (
         min(sequence) as first_side_effect_sequence,
         max(event_timestamp) as last_side_effect_at
     from {{ ref('stg_trace__side_effects') }}
-    where tool_call_id is not null {{ pending_trace_events_only() }}
+    where tool_call_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id, tool_call_id
 ),
 
@@ -69,7 +93,11 @@ rollbacks as (
            count(*) filter (where status = 'ok') as successful_rollback_count,
            max(event_timestamp) filter (where status = 'ok') as rolled_back_at
     from {{ ref('stg_trace__rollbacks') }}
-    where tool_call_id is not null {{ pending_trace_events_only() }}
+    where tool_call_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id, tool_call_id
 ),
 
@@ -79,14 +107,22 @@ responses as (
            min(sequence) filter (where decision = 'approved') as first_approval_sequence,
            {{ arg_max('decision', 'sequence') }} as last_confirmation_decision
     from {{ ref('stg_trace__confirmation_responses') }}
-    where tool_call_id is not null {{ pending_trace_events_only() }}
+    where tool_call_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id, tool_call_id
 ),
 
 requests as (
     select tenant_id, trace_id, tool_call_id, count(*) as confirmation_request_count
     from {{ ref('stg_trace__confirmation_requests') }}
-    where tool_call_id is not null {{ pending_trace_events_only() }}
+    where tool_call_id is not null
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id, tool_call_id
 ),
 
@@ -210,7 +246,10 @@ approved_arguments as (
        and confirmations.decision = 'approved'
        and confirmations.response_sequence < coverage.execution_sequence
        and confirmations.arguments_shown is not null
-    where true {{ pending_traces_only('confirmations.trace_id') }}
+    {%- if is_incremental() %}
+    where confirmations.trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and confirmations.delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by coverage.tenant_id, coverage.trace_id, coverage.tool_call_id
 )
 
@@ -226,6 +265,6 @@ select
     approved_arguments.approved_confirmations_with_arguments,
     approved_arguments.approved_arguments_match,
     case when executed then coalesce(first_result_at, last_side_effect_at) end as finished_at,
-    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
+    (select max(changes_logged_through) from {{ ref('int_trace_changes') }}) as model_build_seq
 from with_execution
 left join approved_arguments using (tenant_id, trace_id, tool_call_id)

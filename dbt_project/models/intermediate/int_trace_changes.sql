@@ -1,10 +1,9 @@
-{{ config(materialized='incremental', unique_key='trace_id', incremental_strategy='delete+insert',
-          post_hook="{{ clear_invocation_cache() }}") }}
+{{ config(unique_key='trace_id', incremental_strategy='delete+insert') }}
 
 -- One row per trace ever seen: a fingerprint of its current events, the delivery days they span,
--- and whether the trace-scoped models still have to rebuild it (see macros/trace_changes.sql):
--- is_pending for the 'trace' models, calls_pending for the 'calls' models, from a second
--- fingerprint of the call events alone.
+-- and the build that last saw them change (changed_in_build; calls_changed_in_build for the
+-- events of its calls alone). int_rebuild_scope compares those with the last complete build
+-- (int_completed_builds) to decide which traces tonight's build rebuilds.
 --
 -- Ingestion logs every trace a publish touches in raw.trace_change_log. An incremental run
 -- fingerprints only the traces logged since the last run (change_seq above the watermark kept in
@@ -13,48 +12,39 @@
 -- length of history.
 {%- set change_log = source('raw', 'trace_change_log') %}
 {%- set events = ref('stg_trace__events') %}
+{%- set completed_builds = load_relation(source('build_state', 'completed_builds')) %}
 {%- set is_call_event -%}
     event_type in ({% for event_type in call_event_types() %}'{{ event_type }}'{{ ', ' if not loop.last }}{% endfor %})
 {%- endset %}
 
-{%- if is_incremental() and execute %}
-    {#- a warehouse built before the call fingerprint existed gets its columns only after this
-        query has run (on_schema_change), so a missing one reads as NULL: the trace counts as changed -#}
-    {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    {%- set previous_call_event_count = 'previous.call_event_count' if 'call_event_count' in existing else 'cast(null as bigint)' -%}
-    {%- set previous_call_events_fingerprint = 'previous.call_events_fingerprint' if 'call_events_fingerprint' in existing else 'cast(null as ' ~ trace_type('fingerprint') ~ ')' -%}
-    {%- set previous_calls_pending = 'previous.calls_pending' if 'calls_pending' in existing else 'cast(null as boolean)' -%}
-    {%- set previous_rows_first = 'previous.rows_first_delivery_date' if 'rows_first_delivery_date' in existing else 'cast(null as date)' -%}
-    {%- set previous_rows_last = 'previous.rows_last_delivery_date' if 'rows_last_delivery_date' in existing else 'cast(null as date)' -%}
-    {%- set window_query -%}
-        select
-            (select coalesce(max(changes_logged_through), 0) from {{ this }}) as logged_after,
-            (select coalesce(max(change_seq), 0) from {{ change_log }}) as logged_through
-    {%- endset -%}
-    {%- set window = run_query(window_query).rows[0] -%}
-    {%- set logged_after, logged_through = window[0], window[1] -%}
-    {%- set dates_query -%}
-        with touched as (
-            select trace_id, delivery_date from {{ change_log }}
-            where change_seq > {{ logged_after }} and change_seq <= {{ logged_through }}
-        )
-        select delivery_date from touched
-        union
-        select {{ explode_days('previous.first_delivery_date', 'previous.last_delivery_date') }}
-        from {{ this }} as previous
-        where previous.event_count > 0 and previous.trace_id in (select trace_id from touched)
-        order by 1
-    {%- endset -%}
-    {%- set scan_dates = run_query(dates_query).columns[0].values() | list -%}
-{%- else %}
-    {%- set logged_after, logged_through, scan_dates = 0, 0, [] -%}
-{%- endif %}
-
 {% if is_incremental() %}
-with touched_traces as (
-    select distinct trace_id
+with change_window as (
+    select
+        (select coalesce(max(changes_logged_through), 0) from {{ this }}) as logged_after,
+        (select coalesce(max(change_seq), 0) from {{ change_log }}) as logged_through,
+        -- the change-log position of the last build that rebuilt every trace-scoped model
+        {% if completed_builds is not none -%}
+        (select coalesce(max(changes_built_through), 0) from {{ completed_builds }})
+        {%- else -%}
+        cast(0 as bigint)
+        {%- endif %} as built_through
+),
+
+touched_traces as (
+    select distinct trace_id, delivery_date
     from {{ change_log }}
-    where change_seq > {{ logged_after }} and change_seq <= {{ logged_through }}
+    where change_seq > (select logged_after from change_window)
+      and change_seq <= (select logged_through from change_window)
+),
+
+-- the days the touched traces' events can lie on: the days logged for them now, and the days
+-- they spanned before (a semi-join on this small set lets DuckDB skip every other day's row groups)
+days_to_scan as (
+    select delivery_date from touched_traces
+    union
+    select {{ explode_days('previous.first_delivery_date', 'previous.last_delivery_date') }} as delivery_date
+    from {{ this }} as previous
+    where previous.event_count > 0 and previous.trace_id in (select trace_id from touched_traces)
 ),
 
 current_traces as (
@@ -69,23 +59,26 @@ current_traces as (
         min(delivery_date) as first_delivery_date,
         max(delivery_date) as last_delivery_date
     from {{ events }}
-    where delivery_date in ({{ delivery_dates_sql(scan_dates) }})
+    where delivery_date in (select delivery_date from days_to_scan)
       and trace_id in (select trace_id from touched_traces)
     group by trace_id
 ),
 
 compared as (
     select
-        touched_traces.trace_id,
+        touched.trace_id,
         coalesce(current_traces.event_count, 0) as event_count,
         coalesce(current_traces.events_fingerprint, cast(0 as {{ trace_type('fingerprint') }})) as events_fingerprint,
         coalesce(current_traces.first_delivery_date, previous.first_delivery_date) as first_delivery_date,
         coalesce(current_traces.last_delivery_date, previous.last_delivery_date) as last_delivery_date,
-        -- the days the trace's rows in the models can carry until they are all rebuilt: the rows of
-        -- the last complete rebuild lie in the span it had then, later (failed) builds' in theirs
-        least(coalesce({{ previous_rows_first }}, previous.first_delivery_date),
+        -- the days the trace's rows in the trace-scoped models can carry until a complete build has
+        -- rebuilt them: the span they were last completely built in, widened by every later span
+        -- (a failed build may have rewritten some models' rows at those)
+        least(case when previous.changed_in_build <= change_window.built_through then previous.first_delivery_date
+                   else previous.rows_first_delivery_date end,
               current_traces.first_delivery_date) as rows_first_delivery_date,
-        greatest(coalesce({{ previous_rows_last }}, previous.last_delivery_date),
+        greatest(case when previous.changed_in_build <= change_window.built_through then previous.last_delivery_date
+                      else previous.rows_last_delivery_date end,
                  current_traces.last_delivery_date) as rows_last_delivery_date,
         -- new, grown, shrunk, emptied, or a different winning copy
         previous.trace_id is null
@@ -94,19 +87,21 @@ compared as (
             as has_changed,
         coalesce(current_traces.call_event_count, 0) as call_event_count,
         coalesce(current_traces.call_events_fingerprint, cast(0 as {{ trace_type('fingerprint') }})) as call_events_fingerprint,
-        -- the call events alone; a row written before these columns existed counts as changed
+        -- the call events alone: the 'calls' models rebuild a trace only when these changed
         (
             previous.trace_id is null
-            or ({{ previous_call_event_count }} is distinct from coalesce(current_traces.call_event_count, 0))
-            or ({{ previous_call_events_fingerprint }}
-                is distinct from coalesce(current_traces.call_events_fingerprint, cast(0 as {{ trace_type('fingerprint') }})))
+            or previous.call_event_count <> coalesce(current_traces.call_event_count, 0)
+            or previous.call_events_fingerprint
+                <> coalesce(current_traces.call_events_fingerprint, cast(0 as {{ trace_type('fingerprint') }}))
         ) as calls_have_changed,
-        previous.is_pending as was_pending,
-        coalesce({{ previous_calls_pending }}, previous.is_pending) as were_calls_pending,
-        previous.changed_at as previously_changed_at
-    from touched_traces
-    left join current_traces using (trace_id)
-    left join {{ this }} as previous using (trace_id)
+        previous.changed_in_build as previously_changed_in_build,
+        previous.calls_changed_in_build as previously_calls_changed_in_build,
+        previous.changed_at as previously_changed_at,
+        change_window.logged_through
+    from (select distinct trace_id from touched_traces) as touched
+    cross join change_window
+    left join current_traces on current_traces.trace_id = touched.trace_id
+    left join {{ this }} as previous on previous.trace_id = touched.trace_id
     -- a trace that came and went between two runs never reached the models
     where current_traces.trace_id is not null or previous.trace_id is not null
 )
@@ -121,11 +116,11 @@ select
     last_delivery_date,
     rows_first_delivery_date,
     rows_last_delivery_date,
-    -- a trace still pending from a failed run stays pending
-    has_changed or calls_have_changed or coalesce(was_pending, false) as is_pending,
-    calls_have_changed or coalesce(were_calls_pending, false) as calls_pending,
+    case when has_changed then logged_through else previously_changed_in_build end as changed_in_build,
+    case when calls_have_changed then logged_through else previously_calls_changed_in_build end
+        as calls_changed_in_build,
     case when has_changed then {{ dbt.current_timestamp() }} else previously_changed_at end as changed_at,
-    cast({{ logged_through }} as bigint) as changes_logged_through
+    logged_through as changes_logged_through
 from compared
 {% else %}
 select
@@ -139,8 +134,8 @@ select
     max(delivery_date) as last_delivery_date,
     min(delivery_date) as rows_first_delivery_date,
     max(delivery_date) as rows_last_delivery_date,
-    true as is_pending,
-    true as calls_pending,
+    cast((select coalesce(max(change_seq), 0) from {{ change_log }}) as bigint) as changed_in_build,
+    cast((select coalesce(max(change_seq), 0) from {{ change_log }}) as bigint) as calls_changed_in_build,
     {{ dbt.current_timestamp() }} as changed_at,
     cast((select coalesce(max(change_seq), 0) from {{ change_log }}) as bigint) as changes_logged_through
 from {{ events }}

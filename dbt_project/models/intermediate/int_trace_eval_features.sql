@@ -1,10 +1,19 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('first_delivery_date') }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- Per-trace evidence for the evaluation labels (eval.eval_trace_labels applies the thresholds).
 with calls as (
     select * from {{ ref('int_tool_call_lifecycle') }}
     -- a 'calls' model: a trace whose calls did not change keeps the rows of an earlier build
-    where true {{ pending_trace_events_only('trace_id', 'request_delivery_date') }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and request_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ),
 
 wrong_tool as (
@@ -65,7 +74,10 @@ traces as (
     select tenant_id, trace_id, intent, final_status, final_result_sequence, first_error_event_sequence, first_model_error_sequence,
            first_delivery_date
     from {{ ref('int_trace_facts') }}
-    where true {{ pending_traces_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and first_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ),
 
 failures as (
@@ -90,7 +102,7 @@ select
           and least(traces.first_error_event_sequence, traces.first_model_error_sequence,
                     failed_calls.first_failed_sequence) < traces.final_result_sequence
          then 'an error or failed attempt was followed by a successful final result' end as recovered_reason,
-    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
+    (select max(changes_logged_through) from {{ ref('int_trace_changes') }}) as model_build_seq
 from traces
 left join failures using (tenant_id, trace_id)
 left join (

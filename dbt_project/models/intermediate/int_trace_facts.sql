@@ -1,4 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('first_delivery_date') }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per trace: identity, completeness facts (R1, R7, R7T) and the outcome's inputs.
 -- A trace is (tenant_id, trace_id) (docs/trace-format.md, "Tenant scope"): events of two tenants that
@@ -8,7 +14,10 @@
 with events as (
     select *
     from {{ ref('stg_trace__events') }}
-    where true {{ pending_trace_events_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ),
 
 spans as (
@@ -63,7 +72,10 @@ requests as (
     select tenant_id, trace_id, {{ arg_min('request_text', 'sequence') }} as request_text, {{ arg_min('intent', 'sequence') }} as intent,
            {{ arg_min('channel', 'sequence') }} as channel
     from {{ ref('stg_trace__user_requests') }}
-    where true {{ pending_trace_events_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id
 ),
 
@@ -71,7 +83,10 @@ finals as (
     select tenant_id, trace_id, {{ arg_max('status', 'sequence') }} as final_status, {{ arg_max('output_text', 'sequence') }} as final_output,
            max(event_timestamp) as final_result_at, max(sequence) as final_result_sequence
     from {{ ref('stg_trace__final_results') }}
-    where true {{ pending_trace_events_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id
 ),
 
@@ -79,7 +94,11 @@ plans as (
     select tenant_id, trace_id, max(step_count) as planned_step_count
     from {{ ref('stg_trace__plans') }}
     -- OTLP step records are plan events that are not plans (docs/otlp.md)
-    where not is_otlp_step {{ pending_trace_events_only() }}
+    where not is_otlp_step
+    {%- if is_incremental() %}
+      and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id
 ),
 
@@ -91,7 +110,10 @@ models as (
            sum(coalesce(input_tokens, 0)) as input_tokens,
            sum(coalesce(output_tokens, 0)) as output_tokens
     from {{ ref('stg_trace__model_calls') }}
-    where true {{ pending_trace_events_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id
 ),
 
@@ -99,7 +121,10 @@ feedback as (
     -- the latest rating given wins
     select tenant_id, trace_id, {{ arg_max('rating', 'event_timestamp') }} as feedback_rating, count(*) as feedback_count
     from {{ ref('stg_trace__feedback') }}
-    where true {{ pending_trace_events_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id
 )
 
@@ -125,7 +150,7 @@ select
     coalesce(models.output_tokens, 0) as output_tokens,
     feedback.feedback_rating,
     coalesce(feedback.feedback_count, 0) as feedback_count,
-    cast({{ current_model_build_seq() }} as bigint) as model_build_seq
+    (select max(changes_logged_through) from {{ ref('int_trace_changes') }}) as model_build_seq
 from per_trace
 left join orphan_parents using (tenant_id, trace_id)
 left join requests using (tenant_id, trace_id)

@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          trace_scope='calls') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('delivery_date', only_calls_changed=true) }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per confirmation: the request joined to the user's response, and whether the
 -- arguments the user was shown equal the arguments of the call that ran (compared unredacted;
@@ -29,8 +34,14 @@ select
 from {{ ref('int_confirmations') }} as confirmations
 left join (
     select * from {{ ref('int_tool_call_lifecycle') }}
-    where true {{ pending_traces_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and request_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ) as calls
     on calls.tenant_id = confirmations.tenant_id and calls.trace_id = confirmations.trace_id
    and calls.tool_call_id = confirmations.tool_call_id
-where true {{ pending_traces_only('confirmations.trace_id') }}
+{%- if is_incremental() %}
+where confirmations.trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+  and confirmations.delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+{%- endif %}

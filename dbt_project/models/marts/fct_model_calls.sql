@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          trace_scope='calls') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('delivery_date', only_calls_changed=true) }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per model call. Free-text fields leave redacted (docs/security.md).
 select
@@ -22,4 +27,7 @@ select
     cast(event_timestamp as {{ trace_type('timestamp_tz') }}) as called_at,
     cast(delivery_date as date) as delivery_date
 from {{ ref('stg_trace__model_calls') }}
-where true {{ pending_trace_events_only() }}
+{%- if is_incremental() %}
+where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+  and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+{%- endif %}

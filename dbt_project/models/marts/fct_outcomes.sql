@@ -1,10 +1,19 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('first_delivery_date') }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per trace (tenant_id, trace_id): what the user asked, how the run ended, what it cost, and how it went.
 -- The request, the final output and the user leave redacted (docs/security.md).
 with traces as (
     select * from {{ ref('int_trace_facts') }}
-    where true {{ pending_traces_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and first_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ),
 
 calls as (
@@ -18,14 +27,19 @@ calls as (
         min(first_result_sequence) filter (where result_status in ('error', 'timeout')) as first_failed_call_sequence
     from {{ ref('int_tool_call_lifecycle') }}
     -- a 'calls' model: a trace whose calls did not change keeps the rows of an earlier build
-    where true {{ pending_trace_events_only('trace_id', 'request_delivery_date') }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+      and request_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id
 ),
 
 breaches as (
     select tenant_id, trace_id, count(*) as breach_count
     from {{ ref('audit_violations') }}
-    where true {{ pending_trace_ids_only() }}  -- small table: no build-seq column
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }})
+    {%- endif %}
     group by tenant_id, trace_id
 ),
 

@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          trace_scope='calls') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('delivery_date', only_calls_changed=true) }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per policy check, with the call it guarded and whether it came before that call ran.
 -- principal and reason leave redacted (docs/security.md).
@@ -26,8 +31,14 @@ select
 from {{ ref('stg_trace__policy_checks') }} as checks
 left join (
     select * from {{ ref('int_tool_call_lifecycle') }}
-    where true {{ pending_traces_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and request_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ) as calls
     on calls.tenant_id = checks.tenant_id and calls.trace_id = checks.trace_id
    and calls.tool_call_id = checks.tool_call_id
-where true {{ pending_trace_events_only('checks.trace_id', 'checks.delivery_date') }}
+{%- if is_incremental() %}
+where checks.trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+  and checks.delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+{%- endif %}

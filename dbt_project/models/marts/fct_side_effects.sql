@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          trace_scope='calls') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('delivery_date', only_calls_changed=true) }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per side effect, with whether it was rolled back (a successful rollback of the same
 -- resource for the same tool call) and whether it still can be. Rollbacks match on the real
@@ -9,7 +14,10 @@ with rollbacks as (
            min(event_timestamp) filter (where status = 'ok') as rolled_back_at,
            {{ arg_max('status', 'sequence') }} as last_rollback_status
     from {{ ref('stg_trace__rollbacks') }}
-    where true {{ pending_trace_events_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
     group by tenant_id, trace_id, tool_call_id, resource_type, resource_id
 )
 
@@ -41,8 +49,14 @@ left join rollbacks
    and rollbacks.resource_id is not distinct from effects.resource_id
 left join (
     select * from {{ ref('int_tool_call_lifecycle') }}
-    where true {{ pending_traces_only() }}
+    {%- if is_incremental() %}
+    where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+      and request_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+    {%- endif %}
 ) as calls
     on calls.tenant_id = effects.tenant_id and calls.trace_id = effects.trace_id
    and calls.tool_call_id = effects.tool_call_id
-where true {{ pending_trace_events_only('effects.trace_id', 'effects.delivery_date') }}
+{%- if is_incremental() %}
+where effects.trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+  and effects.delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+{%- endif %}

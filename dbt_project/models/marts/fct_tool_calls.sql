@@ -1,5 +1,10 @@
-{{ config(materialized='incremental', tags=['trace_scoped'], incremental_strategy='trace_scoped',
-          trace_scope='calls') }}
+{{ config(
+    tags=['trace_scoped'],
+    pre_hook=before_begin("{{ delete_rebuilt_traces('delivery_date', only_calls_changed=true) }}"),
+) }}
+
+-- The traces this build rebuilds, and the delivery days they touch (a full build reads all):
+-- depends_on: {{ ref('int_rebuild_scope') }}, {{ ref('int_rebuild_days') }}
 
 -- One row per tool call: what was asked, whether it was authorised and confirmed, what ran.
 -- Free text and JSON leave redacted (redact_text / redact_json: docs/security.md); every comparison
@@ -52,4 +57,7 @@ select
     cast(request_event_id as {{ trace_type('string') }}) as request_event_id,
     cast(request_delivery_date as date) as delivery_date
 from {{ ref('int_tool_call_lifecycle') }}
-where true {{ pending_traces_only() }}
+{%- if is_incremental() %}
+where trace_id in (select trace_id from {{ ref('int_rebuild_scope') }} where calls_changed)
+  and request_delivery_date in (select delivery_date from {{ ref('int_rebuild_days') }})
+{%- endif %}

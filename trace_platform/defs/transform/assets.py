@@ -46,6 +46,18 @@ def full_refresh_reason(con: duckdb.DuckDBPyConnection) -> str | None:
             f"{', '.join(outdated)} predate tenant-scoped trace keys: rebuilding every model from raw "
             "once (dbt build --full-refresh)"
         )
+    # Before the rebuild scope was a model (issue 18), int_trace_changes kept pending flags that an
+    # on-run-end hook cleared; it now records the build each trace changed in (changed_in_build).
+    flagged = con.execute(
+        "SELECT count(*) FILTER (WHERE column_name = 'is_pending'), "
+        "count(*) FILTER (WHERE column_name = 'changed_in_build') FROM information_schema.columns "
+        "WHERE table_schema = 'intermediate' AND table_name = 'int_trace_changes'"
+    ).fetchone()
+    if flagged[0] and not flagged[1]:
+        return (
+            "intermediate.int_trace_changes predates the rebuild-scope models (pending flags instead of "
+            "changed_in_build): rebuilding every model from raw once (dbt build --full-refresh)"
+        )
     return None
 
 
@@ -111,20 +123,6 @@ def table_metadata(
         entry["dagster/row_count"] = total
         metadata[output_name] = entry
     return metadata
-
-
-@contextmanager
-def _environment(**variables: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def reuse_parse_state(invocation_target: Path) -> None:
@@ -198,14 +196,14 @@ def trace_warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResourc
                 con.close()
         if refresh_reason:
             context.log.warning(refresh_reason)
-        # The day goes to dbt as an environment variable, not a CLI var: see nightly_delivery_date
-        # in macros/test_scope.sql. dbt.cli copies the environment when it starts the subprocess.
-        with _environment(TRACE_PLATFORM_DELIVERY_DATE=context.partition_key):
-            invocation = dbt.cli(
-                ["build", *(["--full-refresh"] if refresh_reason else [])],
-                context=context,
-                raise_on_error=False,
-            )
+        # dbt needs no day: a build rebuilds the traces whose events changed since the last complete
+        # build, whatever their day (dbt_project/macros/rebuild_scope.sql). dagster-dbt passes the
+        # partition's asset selection; no --vars, which would make dbt re-parse every night.
+        invocation = dbt.cli(
+            ["build", *(["--full-refresh"] if refresh_reason else [])],
+            context=context,
+            raise_on_error=False,
+        )
         # Streamed: each model's materialisation and each test's check result reaches Dagster (and
         # the UI) as dbt finishes it, not when the whole build has ended.
         outputs: dict[str, dg.AssetKey] = {}

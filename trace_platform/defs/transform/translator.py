@@ -22,6 +22,11 @@ from trace_platform.defs.quality.thresholds import freshness_policy
 
 OWNER = "team:trace-platform"
 LAYERS = ("staging", "intermediate", "marts", "audit", "eval")
+# The dbt source build_state.completed_builds is the model int_completed_builds itself, read by
+# int_trace_changes and int_rebuild_scope before this build appends to it (a ref() would close a
+# loop: dbt_project/macros/rebuild_scope.sql). In Dagster it would be a second, external asset for
+# the same table, or a cycle if keyed as the model; the dependency is left out of the asset graph.
+BUILD_STATE_SOURCE = "source.trace_platform.build_state.completed_builds"
 
 
 class TraceDbtTranslator(DagsterDbtTranslator):
@@ -65,6 +70,10 @@ class TraceDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["nodes"].get(unique_id) or {}
+        if BUILD_STATE_SOURCE in (node.get("depends_on") or {}).get("nodes", []):
+            build_state = self.get_asset_key(manifest["sources"][BUILD_STATE_SOURCE])
+            spec = spec.replace_attributes(deps=[dep for dep in spec.deps if dep.asset_key != build_state])
         if spec.group_name == "marts" and not unique_id.startswith("source."):
             spec = spec.replace_attributes(freshness_policy=self._marts_freshness)
         return spec
