@@ -217,8 +217,7 @@ for day in sys.argv[7:]:
     ingested = time.perf_counter()
     subprocess.run([dbt, 'build', '--quiet', '--project-dir', str(root / 'dbt_project'),
                     '--profiles-dir', str(root / 'dbt_project'), '--target-path', target],
-                   env={**os.environ, 'TRACE_PLATFORM_WAREHOUSE': warehouse,
-                        'TRACE_PLATFORM_DELIVERY_DATE': day}, check=True)
+                   env={**os.environ, 'TRACE_PLATFORM_WAREHOUSE': warehouse}, check=True)
     built = time.perf_counter()
     # what the nightly job does after dbt, so day N+1 meets the steady state: one retention pass
     # and one reader snapshot per day (a first publish or purge of 30 days would be a one-off cost);
@@ -276,7 +275,7 @@ def nightly(landing: Path, warehouse: Path, home: Path, start: str, end: str | N
     return measure([str(BIN / "trace-platform"), "run", "--start", start, "--end", end or start], env)
 
 
-def dbt_build(warehouse: Path, partition: str, target: Path) -> dict:
+def dbt_build(warehouse: Path, target: Path) -> dict:
     env = {"TRACE_PLATFORM_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     return measure(
         [
@@ -290,8 +289,8 @@ def dbt_build(warehouse: Path, partition: str, target: Path) -> dict:
             "--target-path",
             str(target),
         ],
-        # the day goes to dbt as in production (transform/assets.py): a CLI var would re-parse
-        {**env, "TRACE_PLATFORM_DELIVERY_DATE": partition},
+        # dbt rebuilds the traces the change log names (int_rebuild_scope): no day is passed to it
+        env,
     )
 
 
@@ -381,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
         row("2. ingestion: validate, dedupe, quarantine, account", ingest, events, base_s, "<= 2.5 x")
     )
 
-    models = dbt_build(work / "ingest.duckdb", target_day, work / "dbt_target")
+    models = dbt_build(work / "ingest.duckdb", work / "dbt_target")
     rows.append(row("   dbt build of all models on that day", models, events, base_s, "< 30 s"))
 
     first = nightly(landing, fresh(work / "empty.duckdb"), fresh(work / "home_empty"), target_day)

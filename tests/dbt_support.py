@@ -178,29 +178,21 @@ def write_day(landing: Path, day: str, events: list[dict], name: str = "events.j
             handle.write(json.dumps(event) + "\n")
 
 
-def dbt_env(warehouse: Path, day: str | None = None) -> dict:
-    """dbt's environment for `warehouse`; with `day`, a nightly build of that delivery day.
-
-    The day goes in TRACE_PLATFORM_DELIVERY_DATE, as the Dagster step passes it (not `--vars`, which
-    is part of dbt's parse state: macros/test_scope.sql, nightly_delivery_date)."""
-    env = {
+def dbt_env(warehouse: Path) -> dict:
+    """dbt's environment for `warehouse`. No delivery day is passed: a build rebuilds the traces the
+    change log names since the last complete build (models/intermediate/int_rebuild_scope.sql)."""
+    return {
         **os.environ,
         "TRACE_PLATFORM_WAREHOUSE": str(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    env.pop("TRACE_PLATFORM_DELIVERY_DATE", None)
-    if day:
-        env["TRACE_PLATFORM_DELIVERY_DATE"] = day
-    return env
 
 
-def run_dbt(
-    warehouse: Path, *args: str, day: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess:
+def run_dbt(warehouse: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     command = [DBT, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     # each test warehouse gets its own target dir so parallel/previous builds never interfere
     command += ["--target-path", str(warehouse.parent / "dbt_target")]
-    result = subprocess.run(command, env=dbt_env(warehouse, day), capture_output=True, text=True)
+    result = subprocess.run(command, env=dbt_env(warehouse), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
@@ -209,14 +201,14 @@ def run_dbt(
 
 
 def load_and_build(warehouse: Path, landing: Path, days: list[str]) -> None:
-    """Ingests each delivery day, then builds the dbt project for it (as the nightly job does)."""
+    """Ingests each delivery day, then builds the dbt project (as the nightly job does for each day)."""
     for day in days:
         con = duckdb.connect(str(warehouse))
         try:
             ingest_partition(con, landing, day)
         finally:
             con.close()
-        run_dbt(warehouse, "build", day=day)
+        run_dbt(warehouse, "build")
 
 
 def rows(warehouse: Path, sql: str) -> list[tuple]:

@@ -20,10 +20,9 @@ import yaml
 DBT = Path(__file__).resolve().parents[1] / "dbt_project"
 CROSS_DB = DBT / "macros" / "cross_db"
 
-# Macros outside cross_db that render the models' SQL, scanned like the models. Not scanned until
-# they are replaced (they are DuckDB-specific incremental machinery): trace_changes.sql,
-# invocation_cache.sql, test_scope.sql, incremental_direct_insert.sql.
-SQL_MACROS = ["payload_fields.sql", "eval_relabel.sql", "safe_vars.sql"]
+# Macros outside cross_db that render the models' SQL, scanned like the models (rebuild_scope.sql:
+# the pre-hook that deletes a trace-scoped model's rows of the rebuilt traces).
+SQL_MACROS = ["payload_fields.sql", "rebuild_scope.sql", "safe_vars.sql"]
 
 _F = r"\b{}\s*\("  # a call of a function
 # (pattern, what it is, what to use instead). Patterns run on lower-cased SQL without Jinja,

@@ -26,6 +26,7 @@ from reliability_support import (
     differences,
     fresh_copy,
     ingest_day,
+    pending_traces,
     publish,
     reader_hashes,
     reference,
@@ -138,7 +139,7 @@ def test_sigkill_during_dbt_build_then_rerun_converges(ref, tmp_path):
     ingest_day(warehouse, ref["landing"], D2)
     child = subprocess.Popen(
         dbt_command(warehouse, "--log-format", "json"),
-        env=dbt_env(warehouse, D2),
+        env=dbt_env(warehouse),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -151,16 +152,22 @@ def test_sigkill_during_dbt_build_then_rerun_converges(ref, tmp_path):
         if node.get("node_name", "").startswith("fct_") and node.get("node_status") == "success":
             break
     _sigkill(child)
-    # A half-built warehouse is never published: readers keep the previous snapshot.
-    pending = query(warehouse, "SELECT count(*) FROM intermediate.int_trace_changes WHERE is_pending")[0][0]
-    assert pending > 0
+    # A half-built warehouse is never published: readers keep the previous snapshot. The killed
+    # build saw day 2's traces change but recorded no complete build (int_completed_builds).
+    assert pending_traces(warehouse) > 0
     with pytest.raises(SnapshotError, match="not publishing a half-built state"):
         publish(warehouse)
     assert current_version(snapshot_paths(warehouse)) == 1 and reader_hashes(warehouse) == before_reader
-    # The nightly job re-runs the whole day: it converges to the clean run.
+    # The nightly job re-runs the whole day: it converges to the clean run ...
     run_day(warehouse, ref["landing"], D2)
     assert differences(content_hashes(warehouse), ref[D2]["hashes"]) == {}
     assert differences(reader_hashes(warehouse), analyst_hashes(warehouse)) == {}
+    # ... and its build completed the killed build's rebuild: nothing is left pending, and it rebuilt
+    # the same traces as the clean run's day 2 (they stayed in scope, though their events did not
+    # change again).
+    assert pending_traces(warehouse) == 0
+    scope = "SELECT * FROM intermediate.int_rebuild_scope ORDER BY trace_id"
+    assert query(warehouse, scope) == query(ref[D2]["warehouse"], scope) != []
 
 
 PUBLISH_CHILD = r"""
@@ -213,6 +220,9 @@ def test_the_same_partition_three_times_in_a_row(ref, tmp_path):
     for run in (2, 3):
         report = run_day(warehouse, ref["landing"], D2)
         assert differences(content_hashes(warehouse), ref[D2]["hashes"]) == {}, f"run {run}"
+        # nothing changed: the build rebuilt no trace, and recorded itself as complete
+        assert query(warehouse, "SELECT count(*) FROM intermediate.int_rebuild_scope") == [(0,)], run
+        assert pending_traces(warehouse) == 0, f"run {run}"
         assert differences(reader_hashes(warehouse), analyst_hashes(warehouse)) == {}, f"run {run}"
     assert report.version == 2
 

@@ -1,9 +1,10 @@
 """The incremental machinery of the trace-scoped models, beyond the late-arrival cases:
 
-* a model that gains a column still builds on an existing warehouse (dbt's schema evolution runs
-  before the model's delete, in the same transaction: macros/trace_changes.sql);
+* a model that gains a column still builds on an existing warehouse (the delete of the rebuilt
+  traces is a before_begin pre-hook, outside the transaction in which dbt alters the table:
+  macros/rebuild_scope.sql);
 * eval_trace_labels relabels traces that did not change when their intent's median moves, so its
-  labels equal a fresh build's whatever the order of the days (macros/eval_relabel.sql).
+  labels equal a fresh build's whatever the order of the days (models/eval/eval_trace_labels.sql).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def test_a_trace_scoped_model_that_gains_a_column_builds_on_an_existing_warehous
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     model = project / "models" / "intermediate" / "int_trace_facts.sql"
     text = model.read_text()
-    anchor = "cast({{ current_model_build_seq() }} as bigint) as model_build_seq"
+    anchor = "(select max(changes_logged_through) from {{ ref('int_trace_changes') }}) as model_build_seq"
     assert anchor in text
     model.write_text(text.replace(anchor, anchor + ",\n    42 as column_added_by_upgrade"))
 
@@ -68,7 +69,7 @@ def test_a_trace_scoped_model_that_gains_a_column_builds_on_an_existing_warehous
             "--target-path",
             str(tmp_path / "target"),
         ],
-        env=dbt_env(warehouse, DAY2),
+        env=dbt_env(warehouse),
         capture_output=True,
         text=True,
     )
@@ -87,9 +88,14 @@ def test_a_trace_scoped_model_that_gains_a_column_builds_on_an_existing_warehous
     assert rows(
         warehouse, "SELECT trace_id, delivery_date::VARCHAR FROM marts.fct_tool_calls GROUP BY ALL ORDER BY 1"
     ) == [("t-day1", DAY1), ("t-day2", DAY2), ("t-early", DAY1)]
-    # Nightly tests of a trace-scoped mart look at the pending traces' delivery days only, named as
-    # constants (macros/test_scope.sql), so DuckDB can skip the other days' row groups. t-early's
-    # late event is a final result, not a call event, so the calls marts test day 2 alone.
+    # t-early's late event is a final result, not a call event: day 2 rebuilt its facts, not its
+    # calls, and the calls marts rebuilt (and tested) t-day2 alone.
+    assert rows(
+        warehouse, "SELECT trace_id, calls_changed FROM intermediate.int_rebuild_scope ORDER BY trace_id"
+    ) == [("t-day2", True), ("t-early", False)]
+    # Nightly tests of a trace-scoped mart look at what the build rebuilt: the days in
+    # int_rebuild_days (a semi-join lets DuckDB skip the other days' row groups) and, for a calls
+    # mart, the traces whose calls changed.
     compiled = [
         path.read_text()
         for path in (tmp_path / "target" / "compiled").rglob("*.sql")
@@ -97,8 +103,8 @@ def test_a_trace_scoped_model_that_gains_a_column_builds_on_an_existing_warehous
     ]
     scoped = [sql for sql in compiled if '"fct_tool_calls" where delivery_date in' in sql]
     assert scoped and all(
-        f"\"fct_tool_calls\" where delivery_date in (date '{DAY2}') "
-        "and trace_id in (select trace_id from" in sql
+        '"fct_tool_calls" where delivery_date in (select delivery_date from intermediate.int_rebuild_days) '
+        "and trace_id in (select trace_id from intermediate.int_rebuild_scope where calls_changed)" in sql
         for sql in scoped
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from dbt_support import Trace, load_and_build, rows, write_day
@@ -116,8 +117,20 @@ def test_rerunning_a_partition_changes_nothing(tmp_path, landing):
     before = _digest(warehouse)
     load_and_build(warehouse, landing, [DAY2])
     assert _digest(warehouse) == before
-    pending = rows(warehouse, "select count(*) from intermediate.int_trace_changes where is_pending")
-    assert pending == [(0,)]
+    # the re-delivered day changed no trace: the build rebuilt nothing ...
+    assert rows(warehouse, "select count(*) from intermediate.int_rebuild_scope") == [(0,)]
+    assert rows(warehouse, "select count(*) from intermediate.int_rebuild_days") == [(0,)]
+    # ... and recorded itself as complete through the last publish: no trace is left pending
+    assert rows(
+        warehouse,
+        "select changes_built_through = (select max(change_seq) from raw.trace_change_log) "
+        "from intermediate.int_completed_builds order by changes_built_through desc limit 1",
+    ) == [(True,)]
+    assert rows(
+        warehouse,
+        "select count(*) from intermediate.int_trace_changes where changed_in_build > "
+        "(select max(changes_built_through) from intermediate.int_completed_builds)",
+    ) == [(0,)]
 
 
 DAY3 = "2026-11-22"
@@ -173,7 +186,8 @@ def test_redelivered_middle_day_rebuilds_the_traces_it_touches(tmp_path):
 
 
 def test_a_new_day_reads_only_the_days_its_traces_span(tmp_path):
-    """The incremental build's staging reads are limited to the pending traces' delivery days."""
+    """The incremental build's staging reads are limited to the delivery days of the traces it
+    rebuilds (int_rebuild_days)."""
     landing = tmp_path / "landing"
     for n, day in enumerate([DAY1, DAY2, DAY3]):
         trace = Trace(f"day{n}", day=day)
@@ -186,42 +200,57 @@ def test_a_new_day_reads_only_the_days_its_traces_span(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     load_and_build(warehouse, landing, [DAY1, DAY2, DAY3])
 
-    compiled = (
-        tmp_path
-        / "dbt_target"
-        / "compiled"
-        / "trace_platform"
-        / "models"
-        / "intermediate"
-        / "int_trace_facts.sql"
-    ).read_text()
-    # day 3's traces span days 1 and 3 (the spread trace) and 3 (its own): day 2 is never read
-    assert "date '2026-11-22'" in compiled and "date '2026-11-20'" in compiled
-    assert "date '2026-11-21'" in compiled  # a range: the spread trace's days 1..3
+    # day 3's traces span days 1 and 3 (the spread trace) and 3 (its own): a range, so day 2 too
+    assert _rebuild_days(warehouse) == [DAY1, DAY2, DAY3]
+    assert _rebuild_scope(warehouse) == ["day2", "spread"]
+    # every read of the events is pruned by those days: a semi-join, no date constants
+    compiled = _compiled(tmp_path, "int_trace_facts")
+    assert re.search(
+        r'\bdelivery_date in \(select delivery_date from "\w+"\."intermediate"\."int_rebuild_days"\)',
+        compiled,
+    )
+    assert "date '" not in compiled
     only_new = Trace("day3-only", day=DAY3)
     only_new.request()
     only_new.final()
     write_day(landing, DAY3, only_new.events, name="more.jsonl")
     load_and_build(warehouse, landing, [DAY3])
-    compiled = (
-        tmp_path
-        / "dbt_target"
-        / "compiled"
-        / "trace_platform"
-        / "models"
-        / "intermediate"
-        / "int_trace_facts.sql"
-    ).read_text()
     # only the new trace changed (the others' fingerprints are the same): day 3 alone is read
-    assert "date '2026-11-22'" in compiled
-    assert "date '2026-11-20'" not in compiled and "date '2026-11-21'" not in compiled
+    assert _rebuild_scope(warehouse) == ["day3-only"]
+    assert _rebuild_days(warehouse) == [DAY3]
+    # the same compiled SQL serves every night: the days are data, not part of the SQL
+    assert _compiled(tmp_path, "int_trace_facts") == compiled
+
+
+def _rebuild_days(warehouse) -> list[str]:
+    return [
+        day
+        for (day,) in rows(
+            warehouse, "select delivery_date::varchar from intermediate.int_rebuild_days order by 1"
+        )
+    ]
+
+
+def _rebuild_scope(warehouse) -> list[str]:
+    return [
+        trace
+        for (trace,) in rows(warehouse, "select trace_id from intermediate.int_rebuild_scope order by 1")
+    ]
+
+
+def _compiled(tmp_path, model: str) -> str:
+    """The SQL dbt compiled for an intermediate model in the last build."""
+    path = (
+        tmp_path / "dbt_target" / "compiled" / "trace_platform" / "models" / "intermediate" / f"{model}.sql"
+    )
+    return path.read_text()
 
 
 def test_rows_on_a_day_the_trace_left_are_deleted(tmp_path):
-    """The nightly delete names the days a trace's rows can carry (int_trace_changes.rows_first/
-    last_delivery_date): the span it had when its rows were built, not only its span now. A
-    re-delivered day 1 without the trace's calls moves its span to day 2 alone; the calls' rows,
-    dated day 1, must still go."""
+    """The nightly delete covers the days a trace's rows can carry (int_trace_changes.rows_first/
+    last_delivery_date, into int_rebuild_days): the span it had when its rows were built, not only
+    its span now. A re-delivered day 1 without the trace's calls moves its span to day 2 alone; the
+    calls' rows, dated day 1, must still go."""
     moved = Trace("moved", day=DAY1)
     moved.request()
     moved.authorised_write("moved.c1")
@@ -241,20 +270,15 @@ def test_rows_on_a_day_the_trace_left_are_deleted(tmp_path):
     (landing / DAY1 / "events.jsonl").unlink()
     write_day(landing, DAY1, bystander.events)
     load_and_build(incremental, landing, [DAY1])
-    delete = (
-        (
-            tmp_path
-            / "dbt_target"
-            / "run"
-            / "trace_platform"
-            / "models"
-            / "intermediate"
-            / "int_tool_call_lifecycle.sql"
-        )
-        .read_text()
-        .split(";")[0]
-    )
-    assert f"request_delivery_date in (date '{DAY1}', date '{DAY2}')" in delete
+    # the trace's rows are deleted on every day they can carry, day 1 included, though its events
+    # now lie on day 2 alone
+    assert _rebuild_scope(incremental) == ["moved"]
+    assert rows(
+        incremental,
+        "select calls_changed, first_delivery_date::varchar, rows_first_delivery_date::varchar "
+        "from intermediate.int_rebuild_scope",
+    ) == [(True, DAY2, DAY1)]
+    assert _rebuild_days(incremental) == [DAY1, DAY2]
 
     fresh = tmp_path / "fresh" / "fresh.duckdb"
     fresh.parent.mkdir()

@@ -131,10 +131,11 @@ def test_runs_are_recorded_in_the_dagster_instance(nightly, monkeypatch):
         assert "dagster/column_schema" in observed.asset_observation.metadata
 
 
-def test_the_second_night_reuses_dbt_parse_state_and_scopes_tests_to_its_day(nightly, monkeypatch):
-    # The day reaches dbt as an environment variable: a CLI var would change dbt's parse state every
-    # night and force a full re-parse. The first night here parses in full (the install-time state
-    # names another warehouse) and hands its state on to the second.
+def test_the_second_night_reuses_dbt_parse_state_and_scopes_tests_to_what_it_rebuilt(nightly, monkeypatch):
+    # Nothing about the night reaches dbt (no CLI var, which would change dbt's parse state every
+    # night and force a full re-parse): the build reads what to rebuild from the warehouse. The first
+    # night here parses in full (the install-time state names another warehouse) and hands its state
+    # on to the second.
     monkeypatch.setenv("DAGSTER_HOME", nightly["env"]["DAGSTER_HOME"])
     with dg.DagsterInstance.get() as instance:
         run_id = next(
@@ -154,8 +155,18 @@ def test_the_second_night_reuses_dbt_parse_state_and_scopes_tests_to_its_day(nig
     assert not [e["msg"] for e in log if e["name"] == "UnableToPartialParse"]
     assert any(e["name"] == "PartialParsingEnabled" for e in log)
     assert not any("--vars" in e["msg"] for e in log if e["name"] == "MainReportArgs")
-    [scoped_test] = (target / "compiled").rglob("not_null_stg_trace__events_event_id.sql")
-    assert f"delivery_date = date '{DAYS[1]}'" in scoped_test.read_text()
+    # The tests look at what the night changed, so their cost does not grow with history: staging
+    # at the days of the last publish, a trace-scoped model at the traces and days it rebuilt.
+    [staging_test] = (target / "compiled").rglob("not_null_stg_trace__events_event_id.sql")
+    assert (
+        "where delivery_date in (select delivery_date from raw.trace_change_log "
+        "where change_seq = (select max(change_seq) from raw.trace_change_log))"
+    ) in staging_test.read_text()
+    [mart_test] = (target / "compiled").rglob("not_null_fct_outcomes_trace_id.sql")
+    assert (
+        "where first_delivery_date in (select delivery_date from intermediate.int_rebuild_days) "
+        "and trace_id in (select trace_id from intermediate.int_rebuild_scope)"
+    ) in mart_test.read_text()
 
 
 def test_summary_reports_loads_quarantine_tables_and_checks(nightly):

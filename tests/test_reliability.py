@@ -122,8 +122,8 @@ def test_hostile_partition_keys_are_rejected_by_the_cli_and_by_dagster(tmp_path)
 def test_hostile_dbt_vars_are_validated_or_quoted(tmp_path):
     warehouse = tmp_path / "wh.duckdb"
     duckdb.connect(str(warehouse)).close()
+    # every var a model reads (dbt_project.yml, through macros/safe_vars.sql)
     hostile = {
-        "delivery_date": "2026-11-20",
         "wrong_tool_error_types": ["x') OR true OR ('"],
         "bad_parameters_error_types": ["y'); DROP TABLE raw.trace_events; --"],
         "inefficient_path_min_intent_traces": "1 OR true",

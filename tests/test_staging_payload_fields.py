@@ -27,7 +27,7 @@ def _build_staging(tmp_path, events: list[dict]):
         ingest_partition(con, landing, DAY)
     finally:
         con.close()
-    run_dbt(warehouse, "run", "--select", "staging", day=DAY)
+    run_dbt(warehouse, "run", "--select", "staging")
     return warehouse
 
 
