@@ -32,7 +32,7 @@ with intent_medians as (
 
 {%- if is_incremental() %}
 
--- The table stores intents redacted, hence the comparison on redact_text(intent); the raw intents
+-- The table stores intents redacted, hence the comparison on redacted intents; the raw intents
 -- that map to a moved one are what the model reads again.
 raw_intents as (
     select distinct intent from {{ ref('int_trace_eval_features') }} where intent is not null
