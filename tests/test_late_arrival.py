@@ -6,7 +6,7 @@ import copy
 import re
 
 import pytest
-from dbt_support import Trace, load_and_build, rows, write_day
+from dbt_support import Trace, load_and_build, rows, run_dbt, write_day
 
 # dbt builds: not in `make test-fast`
 pytestmark = pytest.mark.slow
@@ -131,6 +131,19 @@ def test_rerunning_a_partition_changes_nothing(tmp_path, landing):
         "select count(*) from intermediate.int_trace_changes where changed_in_build > "
         "(select max(changes_built_through) from intermediate.int_completed_builds)",
     ) == [(0,)]
+
+
+def test_a_build_of_part_of_the_models_records_no_complete_build(tmp_path, landing):
+    """int_completed_builds gets a row only when every trace-scoped model was built: a selection that
+    leaves one out would otherwise move the next build's scope past traces that model never rebuilt."""
+    warehouse = tmp_path / "partial.duckdb"
+    load_and_build(warehouse, landing, [DAY1])
+    recorded = "select count(*) from intermediate.int_completed_builds"
+    assert rows(warehouse, recorded) == [(1,)]
+    run_dbt(warehouse, "build", "--select", "fct_tool_calls", "int_completed_builds")
+    assert rows(warehouse, recorded) == [(1,)]
+    run_dbt(warehouse, "build")
+    assert rows(warehouse, recorded) == [(2,)]
 
 
 DAY3 = "2026-11-22"
