@@ -35,7 +35,7 @@ bootstrap:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user uv
 
 sync: bootstrap
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --all-extras --quiet
 
 install: sync
 	@$(VENV_BIN)/python -m trace_platform.defs.transform.project >/dev/null
@@ -68,7 +68,7 @@ ui: install
 	$(VENV_BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: install
-	$(VENV_BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(VENV_BIN)/python -m benchmarks.run $(if $(ENGINE),--engine $(ENGINE)) $(BENCH_ARGS)
 
 docs: install
 	@mkdir -p "$(dir $(TRACE_PLATFORM_WAREHOUSE))"
