@@ -23,10 +23,38 @@
     (only_calls_changed: of those whose call events changed), on the days in int_rebuild_days.
     `day_column` is the table's column holding each row's delivery day. -#}
 {% macro delete_rebuilt_traces(day_column, only_calls_changed=false) -%}
+    {{- refuse_incremental_run() }}
     {%- if is_incremental() %}
     delete from {{ this }}
     where {{ day_column }} in (select delivery_date from {{ ref('int_rebuild_days') }})
       and trace_id in (select trace_id from {{ ref('int_rebuild_scope') }}
                        {%- if only_calls_changed %} where calls_changed{% endif %})
     {%- endif %}
+{%- endmacro %}
+
+{#- The strategy of the two models that replace a trace's row by key (int_trace_changes,
+    eval_trace_labels): dbt's delete+insert. Spark on plain Parquet has neither delete nor merge,
+    and cannot overwrite a table it reads; there the models are built in full (below). -#}
+{% macro replace_by_key_strategy() -%}
+    {{ return(adapter.dispatch('replace_by_key_strategy', 'trace_platform')()) }}
+{%- endmacro %}
+{% macro default__replace_by_key_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+{% macro spark__replace_by_key_strategy() -%}
+    {{ return('append') }}
+{%- endmacro %}
+
+{#- Spark builds every model in full (`dbt build --full-refresh`; the Dagster step passes it, docs/
+    scale.md): incremental builds on Parquet tables are not there yet, and an incremental run would
+    append rows next to the ones it should replace. Stop it instead. -#}
+{% macro refuse_incremental_run() -%}
+    {{ return(adapter.dispatch('refuse_incremental_run', 'trace_platform')()) }}
+{%- endmacro %}
+{% macro default__refuse_incremental_run() -%}
+{%- endmacro %}
+{% macro spark__refuse_incremental_run() -%}
+    {%- if is_incremental() -%}
+        {{ exceptions.raise_compiler_error("model " ~ this ~ ": on Spark the warehouse is built in full; run `dbt build --full-refresh` (TRACE_PLATFORM_ENGINE=spark, docs/scale.md)") }}
+    {%- endif -%}
 {%- endmacro %}

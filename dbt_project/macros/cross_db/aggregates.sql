@@ -40,6 +40,23 @@
     first({{ expr }} order by {{ order_by }})
 {%- endmacro %}
 
+{#- Spark has no ordered aggregate: min_by over a struct of the sort keys, a `desc` key negated (so
+    on Spark a descending key must be numeric). Spark sorts NULL keys first, DuckDB last. -#}
+{% macro spark__first_by_order(expr, order_by) -%}
+    {%- set keys = [] -%}
+    {%- for item in order_by.split(',') -%}
+        {%- set words = item.strip().split() -%}
+        {%- if words | length == 2 and words[1] | lower == 'desc' -%}
+            {%- do keys.append('-(' ~ words[0] ~ ')') -%}
+        {%- elif words | length == 1 or (words | length == 2 and words[1] | lower == 'asc') -%}
+            {%- do keys.append(words[0]) -%}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error("first_by_order(): on Spark each ORDER BY item is 'expr [asc|desc]', got '" ~ item ~ "'") }}
+        {%- endif -%}
+    {%- endfor -%}
+    min_by({{ expr }}, struct({{ keys | join(', ') }}))
+{%- endmacro %}
+
 {#- The distinct non-NULL values of `expr` joined by `delimiter`, in ascending order (so the text
     does not depend on the plan); NULL when there are none. -#}
 {% macro sorted_distinct_string_agg(expr, delimiter) -%}

@@ -1,5 +1,5 @@
 {{ config(
-    incremental_strategy='delete+insert', unique_key='trace_id',
+    incremental_strategy=replace_by_key_strategy(), unique_key='trace_id',
     tags=['trace_scoped'],
     meta={'reader_snapshot': 'fingerprint'},
     pre_hook=before_begin("{{ delete_rebuilt_traces('first_delivery_date') }}"),

@@ -13,7 +13,8 @@
 -- cross tenants.
 with recursive calls as (
     {% call first_row_per('tenant_id, trace_id, tool_call_id', 'sequence, event_id') -%}
-    select tenant_id, trace_id, tool_call_id, retry_of, delivery_date
+    -- (sequence and event_id order the copies: selected, since engines without QUALIFY order outside)
+    select tenant_id, trace_id, tool_call_id, retry_of, delivery_date, sequence, event_id
     from {{ ref('stg_trace__tool_calls') }}
     where tool_call_id is not null
     {%- if is_incremental() %}

@@ -1,4 +1,5 @@
-{{ config(unique_key='trace_id', incremental_strategy='delete+insert') }}
+{{ config(unique_key='trace_id', incremental_strategy=replace_by_key_strategy()) }}
+{{ refuse_incremental_run() }}
 
 -- One row per trace ever seen: a fingerprint of its current events, the delivery days they span,
 -- and the build that last saw them change (changed_in_build; calls_changed_in_build for the
