@@ -61,6 +61,13 @@ def dagster_home(explicit: str | os.PathLike | None = None) -> Path:
     return _env_path("DAGSTER_HOME", DEFAULT_DATA_DIR / "dagster_home").absolute()
 
 
+def lake_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The lake folder of the Spark engine: raw zone, tables and (locally) the catalog."""
+    if explicit:
+        return Path(explicit).absolute()
+    return _env_path("TRACE_PLATFORM_LAKE", DEFAULT_DATA_DIR / "lake").absolute()
+
+
 def duckdb_memory_limit() -> str:
     # Keeps peak RSS of a nightly run under ~2.5 GB; DuckDB spills beyond it.
     return os.environ.get("TRACE_PLATFORM_DUCKDB_MEMORY", "1536MB")
