@@ -248,6 +248,20 @@ for day in sys.argv[7:]:
 """
 
 
+# ENGINE=spark: the day's raw zone (ingested by step 2) copied into a Spark lake, as a team moving
+# to Spark copies its history (trace_platform.lib.lake.copy_raw_zone). Timed apart from the build.
+COPY_TO_LAKE = """
+import sys, time
+from pathlib import Path
+from trace_platform.lib import lake, spark
+warehouse, lake_dir = Path(sys.argv[1]), Path(sys.argv[2])
+session = spark.get_session(lake_dir)
+started = time.perf_counter()
+counts = lake.copy_raw_zone(warehouse, lake_dir, session)
+print(f"copied {counts['trace_events']} events in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+"""
+
+
 def with_args(code: str, *args: str) -> list[str]:
     return [sys.executable, "-c", code, *args]
 
@@ -290,6 +304,35 @@ def dbt_build(warehouse: Path, target: Path) -> dict:
             str(target),
         ],
         # dbt rebuilds the traces the change log names (int_rebuild_scope): no day is passed to it
+        env,
+    )
+
+
+def dbt_build_on_spark(lake: Path, target: Path) -> dict:
+    """`dbt build --full-refresh` on the Spark target (dbt-spark `session`: Spark runs inside the
+    dbt process, so its JVM is part of the measured process tree)."""
+    env = {
+        "TRACE_PLATFORM_LAKE": str(lake),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    return measure(
+        [
+            str(BIN / "dbt"),
+            "build",
+            "--quiet",
+            "--full-refresh",
+            "--target",
+            "spark",
+            "--project-dir",
+            str(ROOT / "dbt_project"),
+            "--profiles-dir",
+            str(ROOT / "dbt_project"),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+        ],
         env,
     )
 
@@ -345,6 +388,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clean", action="store_true", help="generate without dirty lines")
     parser.add_argument("--out", type=Path, help="results file (default benchmarks/results/<date>.json)")
     parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="spark: also build the day's models with dbt on Spark, beside DuckDB (docs/scale.md)",
+    )
+    parser.add_argument(
         "--keep-history",
         action="store_true",
         help="copy the history warehouse before step 4 (benchmarks/data/work/history-before-"
@@ -382,6 +431,16 @@ def main(argv: list[str] | None = None) -> None:
 
     models = dbt_build(work / "ingest.duckdb", work / "dbt_target")
     rows.append(row("   dbt build of all models on that day", models, events, base_s, "< 30 s"))
+
+    if args.engine == "spark":
+        lake = fresh(work / "lake")
+        copied = measure(
+            with_args(COPY_TO_LAKE, str(work / "ingest.duckdb"), str(lake)),
+            {"SPARK_LOCAL_IP": "127.0.0.1"},
+        )
+        rows.append(row("   spark: copy that raw zone into the lake (Parquet)", copied, events, None))
+        spark_models = dbt_build_on_spark(lake, work / "dbt_target_spark")
+        rows.append(row("   spark: dbt build of all models on that day", spark_models, events, None))
 
     first = nightly(landing, fresh(work / "empty.duckdb"), fresh(work / "home_empty"), target_day)
     rows.append(row("3. nightly job through Dagster (empty warehouse)", first, events, base_s, "<= 60 s"))
