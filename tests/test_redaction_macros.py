@@ -1,6 +1,8 @@
 """The dbt macros redact_text / redact_json (dbt_project/macros/redaction/redaction.sql): generated
-from the packaged rules, the same expressions as the DuckDB TEMP macros, in the manifest, and what
-the models call. Fast: Jinja and an in-memory DuckDB; one `dbt parse` for the manifest test."""
+from the packaged rules, the duckdb__ forms the same expressions as the DuckDB TEMP macros, the
+spark__ forms the compiler's Spark SQL of the same rules (their values against DuckDB's:
+tests/test_redaction_spark.py), in the manifest, and what the models call. Fast: Jinja and an
+in-memory DuckDB; one `dbt parse` for the manifest test."""
 
 from __future__ import annotations
 
@@ -49,11 +51,24 @@ def test_the_committed_macro_file_is_generated_from_the_packaged_rules():
 def test_the_dbt_macros_render_the_temp_macro_expressions():
     rules = redaction.load_rules()
     module = _template(dbt_macros.render(rules, "x"))
-    macros = redaction.compile_rules(rules)
+    for dialect in ("duckdb", "spark"):
+        macros = redaction.compile_rules(rules, dialect)
+        for name in ("redact_text", "redact_json"):
+            for argument in ("v", "a.b || c", "coalesce(x, 'y')"):
+                rendered = str(getattr(module, f"{dialect}__{name}")(argument))
+                assert rendered == redaction.inline_sql(macros, name, argument)
+
+
+def test_the_file_dispatches_to_duckdb_and_spark_only():
+    text = dbt_macros.MACRO_FILE.read_text(encoding="utf-8")
     for name in ("redact_text", "redact_json"):
-        for argument in ("v", "a.b || c", "coalesce(x, 'y')"):
-            rendered = str(getattr(module, f"duckdb__{name}")(argument))
-            assert rendered == redaction.inline_sql(macros, name, argument)
+        defined = set(re.findall(r"\{% macro (\w+__" + name + r")\(", text))
+        assert defined == {f"default__{name}", f"duckdb__{name}", f"spark__{name}"}
+        assert f"only duckdb__{name} and spark__{name} are generated" in text
+    assert "none yet" not in text
+    helpers = set(re.findall(r"\{% macro (\w+)__redaction_(\w+)\(", text))
+    assert {d for d, _ in helpers} == {"duckdb", "spark"}
+    assert {h for d, h in helpers if d == "spark"} >= {h for d, h in helpers if d == "duckdb"}
 
 
 def test_inline_and_temp_macros_give_the_same_values():
@@ -95,13 +110,27 @@ def test_a_pattern_jinja_would_read_is_written_literally(tmp_path):
     text = dbt_macros.generate(rules_file)
     assert str(rules_file.resolve()) in text
     module = _template(text)
+    for dialect in ("duckdb", "spark"):
+        rendered = str(getattr(module, f"{dialect}__redact_text")("v"))
+        assert rendered == redaction.inline_sql(
+            redaction.compile_rules(redaction.load_rules(rules_file), dialect), "redact_text", "v"
+        )
     rendered = str(module.duckdb__redact_text("v"))
-    assert rendered == redaction.inline_sql(
-        redaction.compile_rules(redaction.load_rules(rules_file)), "redact_text", "v"
-    )
     con = duckdb.connect()
     out = con.execute(f"SELECT {rendered} FROM (SELECT ? AS v)", ["{{ x }} {% {# it's a{"]).fetchone()[0]
     assert out == "[REDACTED:j] [REDACTED:j] [REDACTED:j] [REDACTED:j] [REDACTED:j]"
+
+
+def test_a_pattern_without_a_java_form_is_refused_with_the_rule_named(tmp_path):
+    # (?i) folds é onto É in RE2; the Java translation does not carry non-ASCII case folding
+    rules_file = tmp_path / "redaction.yaml"
+    rule = {"id": "accented", "kind": "regex", "description": "x", "replacement": "[REDACTED:x]"}
+    rules_file.write_text(yaml.safe_dump({"version": 1, "rules": [{**rule, "pattern": "(?i)café"}]}))
+    with pytest.raises(redaction.RedactionConfigError, match="rule 'accented': pattern has no Spark"):
+        dbt_macros.generate(rules_file)
+    assert dbt_macros.main(["--rules", str(rules_file), "--out", str(tmp_path / "out.sql")]) == 1
+    rules_file.write_text(yaml.safe_dump({"version": 1, "rules": [{**rule, "pattern": "caf[éÉ]"}]}))
+    assert "spark__redact_text" in dbt_macros.generate(rules_file)
 
 
 @pytest.mark.parametrize("rule_ids", [[], ["secret_fields"], ["email", "iban"], ["card_number"]])
@@ -118,6 +147,8 @@ def test_partial_rule_sets_render_alike(rule_ids):
         assert inline == redaction.inline_sql(redaction.compile_rules(rules), name, "v")
         temp, got = con.execute(f"SELECT {name}(v), {inline} FROM (SELECT ? AS v)", [value]).fetchone()
         assert got == temp
+        spark = str(getattr(module, f"spark__{name}")("v"))
+        assert spark == redaction.inline_sql(redaction.compile_rules(rules, "spark"), name, "v")
 
 
 def test_a_stale_macro_file_is_refused(tmp_path, monkeypatch):
@@ -160,6 +191,8 @@ def test_the_models_call_the_dbt_macros():
         assert macro["description"] and macro["arguments"], name
         assert f"macro.trace_platform.duckdb__{name}" in manifest["macros"]
         assert f"macro.trace_platform.default__{name}" in manifest["macros"]
+    for name in ("redact_text", "redact_json"):
+        assert f"macro.trace_platform.spark__{name}" in manifest["macros"]
     bare = re.compile(r"(?<![\w.])(redact_text|redact_json|_redact_\w+)\s*\(")
     users = {}
     for node in manifest["nodes"].values():

@@ -3,10 +3,12 @@
     python -m trace_platform.redaction.dbt_macros [--rules FILE] [--out FILE] [--check]
 
 The models call `{{ redact_text('col') }}` / `{{ redact_json('col') }}`: dispatched macros
-(adapter.dispatch(..., 'trace_platform')) whose duckdb__ implementation inlines the expression the
-DuckDB TEMP macros of trace_platform.redaction.connection compute (one compiler,
-trace_platform.redaction.compiler), and whose default__ stops the compilation with the adapter
-named. The helpers (Luhn, IBAN, the text rules, the prefilter, the JSON pipeline) are macros of
+(adapter.dispatch(..., 'trace_platform')) with one implementation per engine, both compiled from
+the same rules by the one compiler (trace_platform.redaction.compiler): duckdb__ inlines the
+expression the DuckDB TEMP macros of trace_platform.redaction.connection compute, spark__ the same
+steps in Spark SQL (tests/test_redaction_spark.py compares their values); default__ stops the
+compilation with the adapter named. The helpers (Luhn, IBAN, the text rules, the prefilter, the
+JSON pipeline; on Spark also JSON validity and minification as DuckDB has them) are macros of
 their own, one `{% set %}` per rule in the chains.
 
 The rules file is the one TRACE_PLATFORM_REDACTION_CONFIG names, else the packaged
@@ -25,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from trace_platform.redaction.compiler import _CALL, _PARAM, PUBLIC, Macro, compile_rules
+from trace_platform.redaction.compiler import _CALL, _PARAM, DIALECTS, PUBLIC, Macro, compile_rules
 from trace_platform.redaction.rules import (
     DEFAULT_PATH,
     ENV_VAR,
@@ -39,17 +41,16 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 MACRO_FILE = REPO_DIR / "dbt_project" / "macros" / "redaction" / "redaction.sql"
 COMMAND = "python -m trace_platform.redaction.dbt_macros"
 
-# dbt macro names of the compiled macros (the public ones are dispatched, see _public)
-DBT_NAMES = {
-    "luhn": "duckdb__redaction_luhn",
-    "iban": "duckdb__redaction_iban",
-    "text_rules": "duckdb__redaction_text_rules",
-    "text_plain": "duckdb__redaction_text_plain",
-    "json_text": "duckdb__redaction_json_text",
-    "json_value": "duckdb__redaction_json_value",
-    "redact_json": "duckdb__redact_json",
-    "redact_text": "duckdb__redact_text",
-}
+# The engines' names in the file: the adapter types dbt dispatches on.
+ENGINES = {"duckdb": "DuckDB", "spark": "Spark"}
+assert tuple(ENGINES) == DIALECTS
+
+
+def dbt_name(dialect: str, name: str) -> str:
+    """The dbt macro name of the compiled macro `name` of `dialect`: duckdb__redact_text (the
+    dispatched implementations of the public macros), duckdb__redaction_luhn (the helpers)."""
+    return f"{dialect}__{name}" if name in PUBLIC else f"{dialect}__redaction_{name}"
+
 
 _JINJA_OPEN = re.compile(r"\{[{%#]|\{$")
 _TOKEN = re.compile(f"{_CALL.pattern}|{_PARAM.pattern}")
@@ -71,7 +72,7 @@ def _jinja_argument(argument: str) -> str:
     parts = _PARAM.split(argument)  # literal, param, literal, ...
     if len(parts) == 1 and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", argument):
         return _jinja_string(argument)
-    if parts == ["", parts[1], ""]:
+    if len(parts) == 3 and parts[0] == parts[2] == "":
         return parts[1]
     pieces = ["'('"]
     for i, part in enumerate(parts):
@@ -94,13 +95,13 @@ def _sql_text(text: str) -> str:
     return "{% raw %}" + text + "{% endraw %}"
 
 
-def _jinja(expr: str) -> str:
+def _jinja(expr: str, dialect: str) -> str:
     """An expression with markers as template text: parameters {{ t }}, helpers {{ macro(...) }}."""
     out, last = [], 0
     for m in _TOKEN.finditer(expr):
         out.append(_sql_text(expr[last : m.start()]))
         if m.group(1):  # a call
-            out.append(f"{{{{ {DBT_NAMES[m.group(1)]}({_jinja_argument(m.group(2))}) }}}}")
+            out.append(f"{{{{ {dbt_name(dialect, m.group(1))}({_jinja_argument(m.group(2))}) }}}}")
         else:
             out.append(f"{{{{ {m.group(3)} }}}}")
         last = m.end()
@@ -108,41 +109,51 @@ def _jinja(expr: str) -> str:
     return "".join(out)
 
 
-def _helper(macro: Macro) -> str:
-    lines = [f"{{#- {macro.doc} -#}}", f"{{% macro {DBT_NAMES[macro.name]}({macro.param}) -%}}"]
+def _helper(macro: Macro, dialect: str) -> str:
+    lines = [f"{{#- {macro.doc} -#}}", f"{{% macro {dbt_name(dialect, macro.name)}({macro.param}) -%}}"]
     if macro.body is None:  # a chain (no steps: the parameter as is)
         for step in macro.steps:
             lines.append(f"    {{#- {step.label} -#}}")
-            lines.append(f"    {{%- set {macro.param} -%}}{_jinja(step.sql)}{{%- endset -%}}")
+            lines.append(f"    {{%- set {macro.param} -%}}{_jinja(step.sql, dialect)}{{%- endset -%}}")
         lines.append(f"    ({{{{ {macro.param} }}}})")
     else:
-        lines.append(f"    ({_jinja(macro.body)})")
+        lines.append(f"    ({_jinja(macro.body, dialect)})")
     lines.append("{%- endmacro %}")
     return "\n".join(lines)
 
 
-def _public(macro: Macro) -> str:
+def _public(implementations: dict[str, Macro]) -> str:
+    """The dispatched macro, its default__ (a compilation error) and one implementation per dialect."""
+    macro = implementations["duckdb"]
     name, p = macro.name, macro.param
-    return "\n".join(
-        [
-            f"{{#- {macro.doc} Dispatched: duckdb__{name} below; other adapters have none yet. -#}}",
-            f"{{% macro {name}(expression) -%}}",
-            f"    {{{{ return(adapter.dispatch('{name}', 'trace_platform')(expression)) }}}}",
-            "{%- endmacro %}",
+    names = " and ".join(dbt_name(dialect, name) for dialect in implementations)
+    lines = [
+        f"{{#- {macro.doc} Dispatched: {names} below; other adapters have none. -#}}",
+        f"{{% macro {name}(expression) -%}}",
+        f"    {{{{ return(adapter.dispatch('{name}', 'trace_platform')(expression)) }}}}",
+        "{%- endmacro %}",
+        "",
+        f"{{% macro default__{name}(expression) -%}}",
+        f'    {{{{ exceptions.raise_compiler_error("{name}() has no implementation for the \'" ~ adapter.type()'
+        f" ~ \"' adapter: only {names} are generated (trace_platform/redaction/dbt_macros.py,"
+        ' docs/security.md)") }}',
+        "{%- endmacro %}",
+    ]
+    for dialect, implementation in implementations.items():
+        what = (
+            f"The DuckDB expression of the TEMP macro {name}({p})"
+            if dialect == "duckdb"
+            else f"The same in {ENGINES[dialect]} SQL (the compiler's {dialect} dialect)"
+        )
+        lines += [
             "",
-            f"{{% macro default__{name}(expression) -%}}",
-            f'    {{{{ exceptions.raise_compiler_error("{name}() has no implementation for the \'" ~ adapter.type()'
-            f" ~ \"' adapter: only duckdb__{name} is generated (trace_platform/redaction/dbt_macros.py,"
-            ' docs/security.md)") }}',
-            "{%- endmacro %}",
-            "",
-            f"{{#- The DuckDB expression of the TEMP macro {name}({p}), inline: {{{{ {p} }}}} is the argument. -#}}",
-            f"{{% macro {DBT_NAMES[name]}(expression) -%}}",
+            f"{{#- {what}, inline: {{{{ {p} }}}} is the argument. -#}}",
+            f"{{% macro {dbt_name(dialect, name)}(expression) -%}}",
             f"    {{%- set {p} = '(' ~ expression ~ ')' -%}}",
-            f"    ({_jinja(macro.body)})",
+            f"    ({_jinja(implementation.body, dialect)})",
             "{%- endmacro %}",
         ]
-    )
+    return "\n".join(lines)
 
 
 def source_name(path: str | os.PathLike | None = None) -> str:
@@ -154,7 +165,7 @@ def source_name(path: str | os.PathLike | None = None) -> str:
 
 
 def render(rules: tuple[Rule, ...], source: str) -> str:
-    macros = compile_rules(rules)
+    compiled = {dialect: compile_rules(rules, dialect) for dialect in DIALECTS}
     enabled = ", ".join(r.id for r in rules if r.enabled) or "none"
     disabled = ", ".join(r.id for r in rules if not r.enabled) or "none"
     header = f"""{{#- GENERATED FILE: do not edit by hand.
@@ -168,17 +179,20 @@ def render(rules: tuple[Rule, ...], source: str) -> str:
     redact_text(expression) and redact_json(expression) take a SQL expression as text
     ({{{{ redact_text('t.prompt') }}}}) and dispatch on the adapter: duckdb__redact_text and
     duckdb__redact_json render the very expression of the DuckDB TEMP macros the Python side
-    registers (trace_platform/redaction/compiler.py), inline and vectorised. docs/security.md
-    describes every rule.
+    registers (trace_platform/redaction/compiler.py), inline and vectorised; spark__redact_text
+    and spark__redact_json the same rules compiled to Spark SQL (patterns as Java regexes of the
+    same meaning; tests/test_redaction_spark.py compares the values with DuckDB's). Any other
+    adapter gets a compilation error. docs/security.md describes every rule.
 
     Rules applied, in file order: {enabled}.
     Disabled: {disabled}.
 -#}}"""
-    by_name = {m.name: m for m in macros}
+    by_name = {dialect: {m.name: m for m in macros} for dialect, macros in compiled.items()}
     sections = [header]
-    sections += [_public(by_name[name]) for name in PUBLIC]
-    sections.append("{#- ---- helpers of the DuckDB implementation ---- -#}")
-    sections += [_helper(m) for m in macros if m.name not in PUBLIC]
+    sections += [_public({dialect: by_name[dialect][name] for dialect in DIALECTS}) for name in PUBLIC]
+    for dialect, macros in compiled.items():
+        sections.append(f"{{#- ---- helpers of the {ENGINES[dialect]} implementation ---- -#}}")
+        sections += [_helper(m, dialect) for m in macros if m.name not in PUBLIC]
     return "\n\n".join(sections) + "\n"
 
 
