@@ -26,7 +26,8 @@ def session_conf(lake: Path) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(lake / "warehouse"),
         # the embedded catalog: Derby, in the lake rather than in the working directory
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={lake}/metastore_db;create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={lake}",
+        # a deep stack for the regular expressions of the redaction rules (docs/security.md, "On Spark")
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={lake} -Xss16m",
         "spark.sql.session.timeZone": "UTC",
         # an INSERT OVERWRITE replaces the partitions it writes, not the whole table
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
