@@ -290,50 +290,35 @@ def nightly(landing: Path, warehouse: Path, home: Path, start: str, end: str | N
 
 
 def dbt_build(warehouse: Path, target: Path) -> dict:
-    env = {"TRACE_PLATFORM_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return measure(
-        [
-            str(BIN / "dbt"),
-            "build",
-            "--quiet",
-            "--project-dir",
-            str(ROOT / "dbt_project"),
-            "--profiles-dir",
-            str(ROOT / "dbt_project"),
-            "--target-path",
-            str(target),
-        ],
-        # dbt rebuilds the traces the change log names (int_rebuild_scope): no day is passed to it
-        env,
-    )
+    # dbt rebuilds the traces the change log names (int_rebuild_scope): no day is passed to it
+    return _measure_dbt_build({"TRACE_PLATFORM_WAREHOUSE": str(warehouse)}, target)
 
 
 def dbt_build_on_spark(lake: Path, target: Path) -> dict:
     """`dbt build --full-refresh` on the Spark target (dbt-spark `session`: Spark runs inside the
     dbt process, so its JVM is part of the measured process tree)."""
-    env = {
-        "TRACE_PLATFORM_LAKE": str(lake),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = {"TRACE_PLATFORM_LAKE": str(lake), "SPARK_LOCAL_IP": "127.0.0.1"}
+    return _measure_dbt_build(
+        env, target, "--full-refresh", "--target", "spark", "--log-path", str(target / "logs")
+    )
+
+
+def _measure_dbt_build(env: dict, target: Path, *options: str) -> dict:
+    project = str(ROOT / "dbt_project")
     return measure(
         [
             str(BIN / "dbt"),
             "build",
             "--quiet",
-            "--full-refresh",
-            "--target",
-            "spark",
+            *options,
             "--project-dir",
-            str(ROOT / "dbt_project"),
+            project,
             "--profiles-dir",
-            str(ROOT / "dbt_project"),
+            project,
             "--target-path",
             str(target),
-            "--log-path",
-            str(target / "logs"),
         ],
-        env,
+        {**env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
     )
 
 
